@@ -145,7 +145,11 @@ impl<'a> Checker<'a> {
         let types = schema_types(schema);
         let kind = kind_of(node);
         let Some(json) = self.coerce(&types, kind, node) else {
-            let expected: Vec<&str> = types.iter().map(|t| describe(t)).collect();
+            let expected: Vec<&str> = types
+                .iter()
+                .filter(|t| **t != "null")
+                .map(|t| describe(t))
+                .collect();
             out.push(
                 Diagnostic::error(
                     "wrong-type",

@@ -225,6 +225,19 @@ fn interpolation_error(e: &interpolate::Error, span: crate::diagnostic::Span) ->
     }
 }
 
+/// `relative` resolved against a stack's directory, without `./` noise in messages.
+pub fn resolve(dir: &Path, relative: &str) -> PathBuf {
+    let mut out = dir.to_path_buf();
+    for part in Path::new(relative).components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::RootDir => out = PathBuf::from("/"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Format checks used by the schema: units, ports, volumes, placement.
 pub fn check_format(format: &str, value: &str) -> Option<Result<(), FormatError>> {
     let fail = |rule: &'static str, message: String| Err(FormatError { rule, message });

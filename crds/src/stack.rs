@@ -300,7 +300,7 @@ fn normalize_objects(
 
 fn object_content(def: &ObjectDef, inputs: &Inputs<'_>) -> (Option<String>, Option<String>) {
     if let Some(file) = &def.file {
-        let path = inputs.source.dir().join(file);
+        let path = crate::load::resolve(inputs.source.dir(), file);
         return (
             inputs.files.read(&path).ok(),
             Some(path.display().to_string()),
@@ -413,7 +413,10 @@ fn environment(service: &compose::Service, inputs: &Inputs<'_>) -> BTreeMap<Stri
         .map(compose::EnvFiles::entries)
         .unwrap_or_default()
     {
-        let Ok(text) = inputs.files.read(&inputs.source.dir().join(&path)) else {
+        let Ok(text) = inputs
+            .files
+            .read(&crate::load::resolve(inputs.source.dir(), &path))
+        else {
             continue;
         };
         let parsed = if raw {

@@ -160,7 +160,7 @@ fn lint_object(
         );
     }
     if let Some(file) = &def.file {
-        let full = cx.source.dir().join(file);
+        let full = crate::load::resolve(cx.source.dir(), file);
         if !cx.files.exists(&full) {
             out.push(
                 Diagnostic::error(

@@ -355,7 +355,7 @@ fn lint_env_files(
     };
     let at = cx.span(&with(base, path!["env_file"]));
     for (path, required, raw) in env_files.entries() {
-        let full = cx.source.dir().join(&path);
+        let full = crate::load::resolve(cx.source.dir(), &path);
         match cx.files.read(&full) {
             Ok(text) => {
                 let parsed = if raw {
@@ -367,7 +367,7 @@ fn lint_env_files(
                     out.push(
                         Diagnostic::error(
                             "invalid-env-file",
-                            format!("{}:{}:{}: {e}", full.display(), e.line(), e.col()),
+                            format!("invalid env_file `{}`: {e}", full.display()),
                         )
                         .at(at)
                         .with_help(
