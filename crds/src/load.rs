@@ -76,6 +76,12 @@ impl Loaded {
     }
 }
 
+/// The stack-file schema, generated once per process (generation costs more than a lint).
+fn stack_file_schema() -> &'static serde_json::Value {
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(compose::stack_file_schema)
+}
+
 /// Load a stack file and run the per-file lint rules on it.
 pub fn load(source: Source, vars: &dyn Variables, files: &dyn Files) -> Loaded {
     let mut diagnostics = Vec::new();
@@ -91,8 +97,7 @@ pub fn load(source: Source, vars: &dyn Variables, files: &dyn Files) -> Loaded {
         return finish(source, None, None, diagnostics);
     };
     interpolate_tree(&mut tree, vars, &mut diagnostics);
-    let schema = compose::stack_file_schema();
-    let checked = check::check(&schema, &tree, check_format);
+    let checked = check::check(stack_file_schema(), &tree, check_format);
     diagnostics.extend(checked.diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) {
         // Still run the semantic rules on the services that are sound, so one pass shows as
