@@ -96,7 +96,7 @@ pub fn load(source: Source, vars: &dyn Variables, files: &dyn Files) -> Loaded {
         }
         return finish(source, None, None, diagnostics);
     };
-    interpolate_tree(&mut tree, vars, &mut diagnostics);
+    interpolate_tree(&mut tree, &source.text, vars, &mut diagnostics);
     let checked = check::check(stack_file_schema(), &tree, check_format);
     diagnostics.extend(checked.diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) {
@@ -172,7 +172,12 @@ fn finish(
 }
 
 /// Interpolate every scalar value in place; keys are left alone, as the Compose spec requires.
-pub fn interpolate_tree(node: &mut Node, vars: &dyn Variables, out: &mut Vec<Diagnostic>) {
+pub fn interpolate_tree(
+    node: &mut Node,
+    source: &str,
+    vars: &dyn Variables,
+    out: &mut Vec<Diagnostic>,
+) {
     let mut stack: Vec<&mut Node> = vec![node];
     let mut warned: Vec<String> = Vec::new();
     while let Some(node) = stack.pop() {
@@ -201,12 +206,41 @@ pub fn interpolate_tree(node: &mut Node, vars: &dyn Variables, out: &mut Vec<Dia
                         }
                         *text = done.value;
                     }
-                    Err(e) => out.push(interpolation_error(&e, span)),
+                    Err(e) => out.push(interpolation_error(
+                        &e,
+                        point_into(source, span, text, e.offset()),
+                    )),
                 }
             }
             Value::Seq(items) => stack.extend(items.iter_mut()),
             Value::Map(m) => stack.extend(m.entries.iter_mut().map(|(_, v)| v)),
         }
+    }
+}
+
+/// The position of byte `offset` of a scalar's value, when the value appears verbatim in the
+/// source (plain or quoted without escapes on one line); else the scalar's own span.
+fn point_into(
+    source: &str,
+    span: crate::diagnostic::Span,
+    value: &str,
+    offset: usize,
+) -> crate::diagnostic::Span {
+    let Some(raw) = source.get(span.bytes()) else {
+        return span;
+    };
+    let quoted = raw.len() >= 2 && (raw.starts_with('"') || raw.starts_with('\''));
+    let inner = if quoted { &raw[1..raw.len() - 1] } else { raw };
+    if inner != value || raw.contains('\n') || !value.is_char_boundary(offset) {
+        return span;
+    }
+    let skip = usize::from(quoted);
+    let mut start = span.start;
+    start.col += skip + value[..offset].chars().count();
+    start.offset += skip + offset;
+    crate::diagnostic::Span {
+        start,
+        end: span.end,
     }
 }
 

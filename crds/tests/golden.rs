@@ -132,3 +132,16 @@ fn every_reported_rule_is_documented() {
         }
     }
 }
+
+#[test]
+fn every_rule_is_listed_in_the_readme() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    for (id, _) in crds::lint::RULES {
+        assert!(
+            readme.contains(&format!("| `{id}` |")),
+            "README.md's rule table lacks `{id}`"
+        );
+    }
+}
