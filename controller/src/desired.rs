@@ -1,15 +1,21 @@
-//! Stack files on disk → loaded stacks with every finding (the IO around `crds::load`).
+//! Stack files → loaded, linted stacks and the desired state they describe.
+//!
+//! The same steps serve `reconciler lint DIR` (files on disk) and revisions from a source
+//! (files in a [`Snapshot`]): find the stacks, load each with its variables, run the
+//! cross-stack rules, and — when nothing is an error — normalise them into a [`DesiredState`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crds::diagnostic::{Diagnostic, Severity};
+use crds::diagnostic::{Diagnostic, Finding, Severity};
 use crds::interpolate::{ProcessEnv, Variables};
 use crds::load::{self, Files, Loaded, Source};
+use crds::repo_config::{self, RepoConfig};
 use crds::stack::{self, Stack};
 
 use crate::discover::{self, Found};
+use crate::source::Snapshot;
 
 /// The real file system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,15 +30,22 @@ impl Files for DiskFiles {
     }
 }
 
-/// Every stack found under some paths, loaded and linted together.
+/// Every stack of one tree, loaded and linted together.
 #[derive(Debug, Clone, Default)]
 pub struct Loadset {
     /// Per-file results, in discovery order.
     pub stacks: Vec<Loaded>,
     /// Findings of all files (per-file and cross-stack), sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
-    /// Variables each stack was interpolated with (process env over `.env`).
+    /// Variables each stack was loaded with (shell variables, then `.env`).
     pub vars: Vec<BTreeMap<String, String>>,
+}
+
+/// What a tree of stack files asks the cluster to run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DesiredState {
+    /// Stacks by name.
+    pub stacks: BTreeMap<String, Stack>,
 }
 
 impl Loadset {
@@ -60,116 +73,161 @@ impl Loadset {
             .collect()
     }
 
-    /// The normalised stacks (only meaningful without errors).
-    pub fn normalized(&self) -> Vec<Stack> {
-        self.stacks
-            .iter()
-            .zip(&self.vars)
-            .filter_map(|(loaded, vars)| {
-                let file = loaded.file.as_ref()?;
-                let layered = (ProcessEnv, vars);
-                let inputs = stack::Inputs {
-                    source: &loaded.source,
-                    vars: &layered,
-                    files: &DiskFiles,
-                };
-                Some(stack::normalize(file, &inputs))
-            })
-            .collect()
+    /// Findings in storable form.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.diagnostics.iter().map(Finding::from).collect()
+    }
+
+    /// The desired state, when no finding is an error.
+    pub fn desired(&self, files: &dyn Files) -> Option<DesiredState> {
+        if self.errors() > 0 {
+            return None;
+        }
+        let mut stacks = BTreeMap::new();
+        for (loaded, vars) in self.stacks.iter().zip(&self.vars) {
+            let file = loaded.file.as_ref()?;
+            let inputs = stack::Inputs {
+                source: &loaded.source,
+                vars,
+                files,
+            };
+            let normalized = stack::normalize(file, &inputs);
+            stacks.insert(normalized.name.clone(), normalized);
+        }
+        Some(DesiredState { stacks })
     }
 }
 
-/// Read `.env` beside a stack into variables; a broken `.env` becomes a finding.
-fn dotenv_beside(path: &Path, out: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
-    let env_path = path.parent().unwrap_or_else(|| Path::new("")).join(".env");
-    let Ok(text) = std::fs::read_to_string(&env_path) else {
-        return BTreeMap::new();
-    };
-    match crds::dotenv::parse(&text, &ProcessEnv) {
-        Ok(entries) => entries
-            .into_iter()
-            .filter_map(|e| Some((e.name, e.value?)))
-            .collect(),
-        Err(e) => {
-            let pos = crds::diagnostic::Pos {
-                line: e.line(),
-                col: e.col(),
-                offset: 0,
-            };
-            out.push(
+/// Variables for one stack: `shell` wins over the `.env` file beside the stack.
+fn stack_vars(
+    found: &Found,
+    files: &dyn Files,
+    shell: &dyn Variables,
+    out: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
+    let dir = found.path.parent().unwrap_or_else(|| Path::new(""));
+    let env_path = dir.join(".env");
+    let mut vars = BTreeMap::new();
+    if let Ok(text) = files.read(&env_path) {
+        match crds::dotenv::parse(&text, shell) {
+            Ok(entries) => {
+                vars.extend(entries.into_iter().filter_map(|e| Some((e.name, e.value?))))
+            }
+            Err(e) => out.push(
                 Diagnostic::error("invalid-env-file", e.to_string())
                     .in_file(&env_path)
-                    .at(crds::diagnostic::Span::point(pos))
+                    .at(crds::diagnostic::Span::point(crds::diagnostic::Pos {
+                        line: e.line(),
+                        col: e.col(),
+                        offset: 0,
+                    }))
                     .with_help("`.env` holds `NAME=value` lines; quote values with spaces or `#`"),
-            );
-            BTreeMap::new()
+            ),
         }
     }
-}
-
-/// Load one found stack file.
-pub fn load_found(
-    found: &Found,
-    out: &mut Vec<Diagnostic>,
-) -> io::Result<(Loaded, BTreeMap<String, String>)> {
-    let text = std::fs::read_to_string(&found.path)?;
-    let dotenv = dotenv_beside(&found.path, out);
-    let vars = (ProcessEnv, &dotenv);
-    let source = Source {
-        stack: found.stack.clone(),
-        path: found.path.clone(),
-        text,
-    };
-    Ok((
-        load::load(source, &vars as &dyn Variables, &DiskFiles),
-        dotenv,
-    ))
-}
-
-/// Errors that stop loading altogether (exit code 2).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The paths could not be searched.
-    #[error(transparent)]
-    Discover(#[from] discover::Error),
-    /// A stack file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// Nothing to do.
-    #[error("no stack files found under {0}")]
-    NoStacks(String),
-}
-
-/// Discover, load and lint every stack under `paths`.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Loadset, Error> {
-    let found = discover::discover(paths)?;
-    if found.is_empty() {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(Error::NoStacks(shown.join(", ")));
+    for key in vars.keys().cloned().collect::<Vec<_>>() {
+        if let Some(v) = shell.get(&key) {
+            vars.insert(key, v);
+        }
     }
+    vars
+}
+
+/// A layered lookup: the stack's own variables first, then the `.env`-derived ones.
+struct Layered<'a> {
+    shell: &'a dyn Variables,
+    file: &'a BTreeMap<String, String>,
+}
+
+impl Variables for Layered<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.shell
+            .get(name)
+            .or_else(|| self.file.get(name).cloned())
+    }
+}
+
+/// Load the found stacks, reading through `files`; `shell_for` gives each stack's shell variables.
+pub fn load_found(
+    found: &[Found],
+    files: &dyn Files,
+    shell_for: &dyn Fn(&str) -> Box<dyn Variables>,
+) -> Loadset {
     let mut set = Loadset::default();
     let mut extra = Vec::new();
-    for f in &found {
-        let (loaded, vars) = load_found(f, &mut extra).map_err(|source| Error::Read {
-            path: f.path.clone(),
-            source,
-        })?;
+    for f in found {
+        let shell = shell_for(&f.stack);
+        let file_vars = stack_vars(f, files, shell.as_ref(), &mut extra);
+        let layered = Layered {
+            shell: shell.as_ref(),
+            file: &file_vars,
+        };
+        let loaded = match files.read(&f.path) {
+            Ok(text) => load::load(
+                Source {
+                    stack: f.stack.clone(),
+                    path: f.path.clone(),
+                    text,
+                },
+                &layered,
+                files,
+            ),
+            Err(e) => {
+                extra.push(
+                    Diagnostic::error(
+                        "unreadable-file",
+                        format!("cannot read the stack file: {e}"),
+                    )
+                    .in_file(&f.path)
+                    .with_help("stack files must be UTF-8 text"),
+                );
+                continue;
+            }
+        };
+        // Later steps (normalisation) see exactly what interpolation saw.
+        let mut effective = file_vars.clone();
+        for key in referenced_names(&loaded) {
+            if let Some(v) = layered.get(&key) {
+                effective.insert(key, v);
+            }
+        }
         set.stacks.push(loaded);
-        set.vars.push(vars);
+        set.vars.push(effective);
     }
     extra.extend(crds::lint::lint_stacks(&set.stacks));
-    let mut all: Vec<Diagnostic> = set
-        .stacks
-        .iter()
-        .flat_map(|s| s.diagnostics.iter().cloned())
-        .collect();
-    all.extend(extra);
+    set.diagnostics = sorted(
+        found,
+        set.stacks
+            .iter()
+            .flat_map(|s| s.diagnostics.iter().cloned())
+            .chain(extra)
+            .collect(),
+    );
+    set
+}
+
+/// Variables normalisation looks up by name: bare `KEY` environment entries and the
+/// `environment:` source of configs and secrets.
+fn referenced_names(loaded: &Loaded) -> Vec<String> {
+    let Some(file) = &loaded.file else {
+        return Vec::new();
+    };
+    let bare = file
+        .services
+        .values()
+        .filter_map(|s| s.environment.as_ref())
+        .flat_map(|e| e.entries('='))
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k);
+    let objects = file
+        .configs
+        .values()
+        .chain(file.secrets.values())
+        .filter_map(|o| o.environment.clone());
+    bare.chain(objects).collect()
+}
+
+fn sorted(found: &[Found], mut all: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let order: HashMap<PathBuf, usize> = found
         .iter()
         .enumerate()
@@ -182,6 +240,84 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loadset, Error> {
         )
     });
     all.dedup();
-    set.diagnostics = all;
-    Ok(set)
+    all
+}
+
+/// Errors that stop loading altogether (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The paths could not be searched.
+    #[error(transparent)]
+    Discover(#[from] discover::Error),
+    /// Nothing to do.
+    #[error("no stack files found under {0}")]
+    NoStacks(String),
+}
+
+/// Discover, load and lint every stack under `paths` on disk, with the process environment.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Loadset, Error> {
+    let found = discover::discover(paths)?;
+    if found.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::NoStacks(shown.join(", ")));
+    }
+    Ok(load_found(&found, &DiskFiles, &|_| Box::new(ProcessEnv)))
+}
+
+/// Stacks of a snapshot: `reconciler.yaml`'s list when it has one, else discovery.
+/// Problems with `reconciler.yaml` itself are findings too.
+pub fn load_snapshot(snapshot: &Snapshot, root_name: &str) -> Loadset {
+    let mut config_findings = Vec::new();
+    let config = match snapshot.text(Path::new(repo_config::FILE_NAME)) {
+        None => RepoConfig::default(),
+        Some(text) => repo_config::parse(text).unwrap_or_else(|errors| {
+            config_findings.extend(
+                errors
+                    .into_iter()
+                    .map(|d| d.in_file(repo_config::FILE_NAME)),
+            );
+            RepoConfig::default()
+        }),
+    };
+    let found = match &config.stacks {
+        Some(list) => list
+            .iter()
+            .map(|(name, entry)| Found {
+                stack: name.clone(),
+                path: crds::load::resolve(Path::new(""), &entry.file),
+            })
+            .collect(),
+        None => discover::discover_in(&snapshot.paths())
+            .into_iter()
+            .map(|f| Found {
+                stack: if f.stack.is_empty() {
+                    root_name.to_owned()
+                } else {
+                    f.stack
+                },
+                path: f.path,
+            })
+            .collect::<Vec<_>>(),
+    };
+    let shell_for =
+        |stack: &str| -> Box<dyn Variables> { Box::new((config.variables_for(stack), ProcessEnv)) };
+    let mut set = load_found(&found, snapshot, &shell_for);
+    for f in &found {
+        if !snapshot.exists(&f.path) {
+            set.diagnostics.push(
+                Diagnostic::error(
+                    "missing-file",
+                    format!(
+                        "stack `{}` lists `{}`, which does not exist",
+                        f.stack,
+                        f.path.display()
+                    ),
+                )
+                .in_file(repo_config::FILE_NAME)
+                .with_help("fix the path in reconciler.yaml (paths are relative to it)"),
+            );
+        }
+    }
+    set.diagnostics.splice(0..0, config_findings);
+    set
 }

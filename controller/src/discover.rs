@@ -117,47 +117,107 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Error> {
                 path: path.clone(),
             });
         } else {
-            search(path, &mut found)?;
+            let files = list_files(path)?;
+            found.extend(discover_in(&files).into_iter().map(|f| Found {
+                // Name the stack after the real directory, which the relative path may not show.
+                stack: if f.path.parent().is_some_and(|p| p.as_os_str().is_empty())
+                    && is_compose_file(&f.path)
+                {
+                    stack_name(&path.join(&f.path))
+                } else {
+                    f.stack
+                },
+                path: path.join(&f.path),
+            }));
         }
     }
     Ok(found)
 }
 
-fn search(dir: &Path, found: &mut Vec<Found>) -> Result<(), Error> {
-    if let Some(file) = compose_file_in(dir) {
-        found.push(Found {
-            stack: stack_name(&file),
-            path: file,
-        });
-        return Ok(());
+/// Every file under `root`, relative to it, skipping hidden entries (`.git`…) except `.env`.
+fn list_files(root: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let unreadable = |source| Error::Unreadable {
+            path: dir.clone(),
+            source,
+        };
+        for entry in fs::read_dir(&dir).map_err(unreadable)? {
+            let entry = entry.map_err(unreadable)?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name != ".env" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+            }
+        }
     }
-    let unreadable = |source| Error::Unreadable {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(unreadable)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for entry in entries {
-        let name = entry
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name.starts_with('.') || name == CONFIG_FILE_NAME {
+    files.sort();
+    Ok(files)
+}
+
+fn is_compose_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| COMPOSE_FILE_NAMES.contains(&n))
+}
+
+/// Apply the discovery rule to a list of relative file paths (a directory listing or a snapshot).
+pub fn discover_in(files: &[PathBuf]) -> Vec<Found> {
+    use std::collections::BTreeMap;
+    let mut by_dir: BTreeMap<PathBuf, Vec<&Path>> = BTreeMap::new();
+    for f in files {
+        let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        by_dir.entry(dir).or_default().push(f);
+    }
+    // Directories that are stacks (hold a compose file); everything below them is theirs.
+    let mut stack_dirs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for (dir, entries) in &by_dir {
+        let compose = COMPOSE_FILE_NAMES.iter().find_map(|name| {
+            entries
+                .iter()
+                .find(|e| e.file_name().is_some_and(|n| n == *name))
+        });
+        if let Some(file) = compose {
+            stack_dirs.push((dir.clone(), file.to_path_buf()));
+        }
+    }
+    let inside_stack = |p: &Path| stack_dirs.iter().any(|(d, _)| p.starts_with(d));
+    let mut found = Vec::new();
+    for (dir, file) in &stack_dirs {
+        if stack_dirs
+            .iter()
+            .any(|(other, _)| other != dir && dir.starts_with(other))
+        {
             continue;
         }
-        if entry.is_dir() {
-            search(&entry, found)?;
-        } else if is_yaml(&entry) {
-            found.push(Found {
-                stack: stem(&entry),
-                path: entry,
-            });
-        }
+        let stack = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        found.push(Found {
+            stack,
+            path: file.clone(),
+        });
     }
-    Ok(())
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !is_yaml(f) || name == CONFIG_FILE_NAME || inside_stack(f) {
+            continue;
+        }
+        found.push(Found {
+            stack: stem(f),
+            path: f.clone(),
+        });
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
 }
 
 #[cfg(test)]
@@ -184,6 +244,46 @@ mod tests {
         let found = discover(&[root.to_path_buf()]).expect("discover");
         let names: Vec<_> = found.iter().map(|f| f.stack.as_str()).collect();
         assert_eq!(names, vec!["shop", "api", "db", "web"]);
+    }
+
+    #[test]
+    fn the_rule_on_a_path_list_matches_the_disk() {
+        let paths: Vec<PathBuf> = [
+            "a.yml",
+            "b/compose.yaml",
+            "b/c.yml",
+            "b/d/compose.yaml",
+            "e/f.yaml",
+            "e/g/h.yml",
+            "reconciler.yaml",
+            "notes.md",
+            "e/.env",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let found: Vec<(String, String)> = discover_in(&paths)
+            .into_iter()
+            .map(|f| (f.stack, f.path.display().to_string()))
+            .collect();
+        let want = [
+            ("a", "a.yml"),
+            ("b", "b/compose.yaml"),
+            ("f", "e/f.yaml"),
+            ("h", "e/g/h.yml"),
+        ];
+        assert_eq!(
+            found,
+            want.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        );
+        let root = discover_in(&[PathBuf::from("compose.yaml"), PathBuf::from("x/y.yml")]);
+        assert_eq!(
+            root.len(),
+            1,
+            "a compose file at the root makes the whole tree one stack"
+        );
     }
 
     #[test]

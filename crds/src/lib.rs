@@ -21,6 +21,7 @@
 //! - [`lint`]: semantic rules beyond the schema, within and across stacks.
 //! - [`stack`], [`service`], [`node`], [`task`], [`revision`], [`meta`]: cluster resources
 //!   (spec + status) in the vocabulary of DESIGN.md.
+//! - [`repo_config`]: `reconciler.yaml`, the optional settings file of a desired-state tree.
 //! - [`schema`]: every JSON Schema this crate publishes.
 
 pub mod check;
@@ -34,6 +35,7 @@ pub mod load;
 pub mod meta;
 pub mod node;
 pub mod port;
+pub mod repo_config;
 pub mod revision;
 pub mod schema;
 pub mod service;

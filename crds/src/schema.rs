@@ -24,6 +24,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("node.schema.json", schema_of::<Node>()),
         ("task.schema.json", schema_of::<Task>()),
         ("revision.schema.json", schema_of::<Revision>()),
+        (
+            "reconciler-config.schema.json",
+            crate::repo_config::schema(),
+        ),
     ]
 }
 

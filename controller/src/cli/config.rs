@@ -63,7 +63,10 @@ pub fn run(args: &Args) -> u8 {
         eprintln!("{}", render::summary(&set.diagnostics, set.stacks.len()));
         return EXIT_FINDINGS;
     }
-    let stacks = set.normalized();
+    let stacks: Vec<crds::stack::Stack> = set
+        .desired(&desired::DiskFiles)
+        .map(|d| d.stacks.into_values().collect())
+        .unwrap_or_default();
     let views: Vec<StackView<'_>> = stacks
         .iter()
         .map(|stack| StackView {

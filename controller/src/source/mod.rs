@@ -1,0 +1,15 @@
+//! Where desired state comes from: Git repositories and watched directories.
+//!
+//! A source produces [`Snapshot`]s: the files under the configured path at one point in time,
+//! held in memory so a revision is immutable while it is parsed (a watched directory may change
+//! under our feet; a checkout may be replaced by the next fetch).
+//!
+//! # Layout
+//! - [`snapshot`]: the in-memory file tree, its content hash, and `Files` access for `crds`.
+//! - [`git`]: clone/fetch with git2, credentials, known_hosts verification.
+//! - [`watch`]: notify-based watching of directories and of a local repository's refs.
+//! - [`webhook`]: verifying GitHub, GitLab, Gitea and generic push webhooks.
+
+pub mod snapshot;
+
+pub use snapshot::{Snapshot, SnapshotError};
