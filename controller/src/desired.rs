@@ -42,7 +42,7 @@ pub struct Loadset {
 }
 
 /// What a tree of stack files asks the cluster to run.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DesiredState {
     /// Stacks by name.
     pub stacks: BTreeMap<String, Stack>,

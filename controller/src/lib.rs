@@ -3,13 +3,19 @@
 //!
 //! # Layout
 //! - [`discover`]: which files under a path are stacks, and their names.
-//! - [`desired`]: stack files on disk → loaded, linted stacks (IO around `crds::load`).
+//! - [`desired`]: stack files (disk or snapshot) → loaded, linted stacks → desired state.
+//! - [`diff`]: desired vs applied → a `Plan` of additions, changes and removals (pure).
 //! - [`render`]: findings as human text with snippets, JSON, or GitHub annotations.
 //! - [`source`]: where desired state comes from (Git, watched directories, webhooks).
+//! - [`sync`]: what to do with a revision — apply, reject, refuse (pure).
+//! - [`applied`]: the applied revision, rejections and history, persisted.
 //! - [`cli`]: the subcommands (`lint`, `config`, `schema`) and their exit codes.
 
+pub mod applied;
 pub mod cli;
 pub mod desired;
+pub mod diff;
 pub mod discover;
 pub mod render;
 pub mod source;
+pub mod sync;

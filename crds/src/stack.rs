@@ -102,6 +102,20 @@ pub struct ObjectSpec {
     pub labels: BTreeMap<String, String>,
 }
 
+impl Stack {
+    /// A stack with no resources (what a stack is before its first revision and after pruning).
+    pub fn empty(name: &str) -> Stack {
+        Stack {
+            name: name.to_owned(),
+            services: BTreeMap::new(),
+            networks: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        }
+    }
+}
+
 /// Inputs normalisation reads besides the file itself.
 pub struct Inputs<'a> {
     /// The stack file.

@@ -1,0 +1,257 @@
+//! The applied revision and its history, persisted in the data directory.
+//!
+//! [`Store`] is the seam the cluster's replicated store replaces: the sync loop reads and writes a
+//! [`Record`] through it and never knows whether it lives in a file or in Raft.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crds::diagnostic::Finding;
+use crds::revision::RevisionOrigin;
+use serde::{Deserialize, Serialize};
+
+use crate::diff::AppliedState;
+
+/// How many outcomes the history keeps.
+pub const HISTORY: usize = 50;
+
+/// What is known about a revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionInfo {
+    /// Commit SHA or content hash.
+    pub id: String,
+    /// Where it came from.
+    pub origin: RevisionOrigin,
+    /// Commit author, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// First line of the commit message, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Commit time (ms since the epoch), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
+}
+
+/// The revision in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Which revision.
+    pub revision: RevisionInfo,
+    /// When it was applied (ms since the epoch).
+    pub at_ms: u64,
+    /// The stacks it defines.
+    pub state: AppliedState,
+    /// Warnings it carried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Finding>,
+}
+
+/// Why a revision was not applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The stack files have errors.
+    LintErrors {
+        /// Errors and warnings with locations.
+        findings: Vec<Finding>,
+    },
+    /// It would remove every stack (`--allow-empty` is off).
+    EmptyDesiredState {
+        /// How many stacks would go.
+        stacks: usize,
+    },
+}
+
+/// A revision that was not applied, kept until a good one arrives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// Which revision.
+    pub revision: RevisionInfo,
+    /// When it was seen (ms since the epoch).
+    pub at_ms: u64,
+    /// Why.
+    #[serde(flatten)]
+    pub refusal: Refusal,
+}
+
+/// One line of history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Revision id.
+    pub revision: String,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+    /// `applied`, `rejected` or `refused`.
+    pub result: String,
+    /// One-line summary (plan counts or the first error).
+    pub summary: String,
+}
+
+/// Everything persisted about desired state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Record {
+    /// The revision in force, if any was ever applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Applied>,
+    /// The newest revision that was not applied, while it is the newest one seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Rejected>,
+    /// The newest revision seen, applied or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<RevisionInfo>,
+    /// Recent outcomes, newest last.
+    #[serde(default)]
+    pub history: Vec<Outcome>,
+}
+
+impl Record {
+    /// The applied stacks (empty when nothing was applied yet).
+    pub fn applied_state(&self) -> AppliedState {
+        self.applied
+            .as_ref()
+            .map(|a| a.state.clone())
+            .unwrap_or_default()
+    }
+
+    /// Append an outcome, keeping the last [`HISTORY`].
+    pub fn push_history(&mut self, outcome: Outcome) {
+        self.history.push(outcome);
+        let excess = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..excess);
+    }
+}
+
+/// Errors reading or writing the record.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file exists but is not a record (corrupt, or from an incompatible version).
+    #[error("{path} is not a valid applied-state record: {source}; move it aside to start over")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Where the record lives.
+pub trait Store: Send + Sync {
+    /// Read the record (an empty one when none exists yet).
+    fn load(&self) -> Result<Record, Error>;
+    /// Replace the record durably.
+    fn save(&self, record: &Record) -> Result<(), Error>;
+}
+
+/// A JSON file in the data directory, replaced atomically.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+}
+
+impl FileStore {
+    /// The record file inside `data_dir`.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        FileStore {
+            path: data_dir.join("applied.json"),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for FileStore {
+    fn load(&self) -> Result<Record, Error> {
+        let text = match std::fs::read(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Record::default()),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        serde_json::from_slice(&text).map_err(|source| Error::Corrupt {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn save(&self, record: &Record) -> Result<(), Error> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| io(std::io::Error::other(e)))?;
+        // Write, flush to disk, then rename: a crash leaves the old or the new record, never half.
+        let tmp = self.path.with_extension("json.tmp");
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        file.write_all(&bytes).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_an_empty_record_and_saves_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::in_data_dir(dir.path());
+        assert_eq!(store.load().expect("load"), Record::default());
+        let mut record = Record::default();
+        record.push_history(Outcome {
+            revision: "abc".into(),
+            at_ms: 1,
+            result: "applied".into(),
+            summary: "1 to add".into(),
+        });
+        store.save(&record).expect("save");
+        assert_eq!(store.load().expect("load"), record);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_an_empty_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::in_data_dir(dir.path());
+        std::fs::write(store.path(), "{not json").expect("write");
+        assert!(matches!(store.load(), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut record = Record::default();
+        for i in 0..(HISTORY + 10) {
+            record.push_history(Outcome {
+                revision: i.to_string(),
+                at_ms: 0,
+                result: "applied".into(),
+                summary: String::new(),
+            });
+        }
+        assert_eq!(record.history.len(), HISTORY);
+        assert_eq!(record.history[0].revision, "10");
+    }
+}
