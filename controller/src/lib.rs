@@ -5,9 +5,11 @@
 //! - [`discover`]: which files under a path are stacks, and their names.
 //! - [`desired`]: stack files (disk or snapshot) → loaded, linted stacks → desired state.
 //! - [`diff`]: desired vs applied → a `Plan` of additions, changes and removals (pure).
+//! - [`plan_view`]: a plan as `+`/`~`/`-` text.
 //! - [`render`]: findings as human text with snippets, JSON, or GitHub annotations.
 //! - [`source`]: where desired state comes from (Git, watched directories, webhooks).
 //! - [`sync`]: what to do with a revision — apply, reject, refuse (pure).
+//! - [`syncer`]: the loop around `sync`: wake, fetch, evaluate, decide, record.
 //! - [`applied`]: the applied revision, rejections and history, persisted.
 //! - [`cli`]: the subcommands (`lint`, `config`, `schema`) and their exit codes.
 
@@ -16,6 +18,8 @@ pub mod cli;
 pub mod desired;
 pub mod diff;
 pub mod discover;
+pub mod plan_view;
 pub mod render;
 pub mod source;
 pub mod sync;
+pub mod syncer;

@@ -11,5 +11,34 @@
 //! - [`webhook`]: verifying GitHub, GitLab, Gitea and generic push webhooks.
 
 pub mod snapshot;
+pub mod watch;
+pub mod webhook;
+
+use std::time::Instant;
 
 pub use snapshot::{Snapshot, SnapshotError};
+
+/// Why the sync loop woke up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WakeReason {
+    /// The process started.
+    Start,
+    /// The poll interval elapsed.
+    Interval,
+    /// A watched file or ref changed.
+    Changed,
+    /// A verified push webhook arrived.
+    Webhook {
+        /// The pushed commit, when the sender said.
+        after: Option<String>,
+    },
+}
+
+/// A request to look for a new revision now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wake {
+    /// Why.
+    pub reason: WakeReason,
+    /// When the cause was observed (for latency figures).
+    pub at: Instant,
+}
