@@ -75,6 +75,44 @@ impl RevisionSource for DirSource {
     }
 }
 
+/// A Git branch: a new revision whenever the fetched tip differs from the last one returned.
+pub struct GitRevisions {
+    git: crate::source::git::GitSource,
+    description: String,
+    last: Option<String>,
+}
+
+impl GitRevisions {
+    /// Follow `git`.
+    pub fn new(git: crate::source::git::GitSource, description: String) -> Self {
+        GitRevisions {
+            git,
+            description,
+            last: None,
+        }
+    }
+}
+
+impl RevisionSource for GitRevisions {
+    fn poll(&mut self) -> Result<Option<Snapshot>, SourceError> {
+        let classify = |e: crate::source::git::Error| SourceError {
+            temporary: e.is_temporary(),
+            message: e.to_string(),
+        };
+        let fetched = self.git.fetch().map_err(classify)?;
+        if self.last.as_deref() == Some(fetched.commit.as_str()) {
+            return Ok(None);
+        }
+        let snapshot = self.git.snapshot(&fetched.commit).map_err(classify)?;
+        self.last = Some(fetched.commit);
+        Ok(Some(snapshot))
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
 /// Counts of a plan, for logs and events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PlanSummary {
@@ -109,6 +147,13 @@ impl std::fmt::Display for PlanSummary {
 /// What one pass of the loop did.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// The loop woke and is about to fetch.
+    Polling {
+        /// What woke the loop.
+        wake: Wake,
+        /// When fetching started.
+        at: Instant,
+    },
     /// The source has nothing new.
     NoNewRevision {
         /// What woke the loop.
@@ -197,6 +242,10 @@ impl Syncer {
 
     /// One pass: poll the source and handle a new revision.
     pub async fn sync_once(&self, wake: Wake) {
+        let _ = self.events.send(Event::Polling {
+            wake: wake.clone(),
+            at: Instant::now(),
+        });
         let source = Arc::clone(&self.source);
         let polled = tokio::task::spawn_blocking(move || match source.lock() {
             Ok(mut s) => s.poll(),

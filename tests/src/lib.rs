@@ -3,6 +3,9 @@
 //! # Layout
 //! - [`reconciler`]: find (or build) the `reconciler` binary and run it, capturing output.
 //! - [`repo_root`]: the workspace root, for fixtures such as `examples/stacks`.
+//! - [`Process`]: a long-running `reconciler` (a manager) that is killed when dropped.
+//! - [`wait_until`]: poll a condition with a deadline, failing with what was last seen.
+//! - [`GitRepo`]: a bare repository plus a work clone to commit and push from.
 //!
 //! Tests live in `tests/tests/tNN_*.rs`, numbered by layer: `t1x` CLI, later `t2x` single-node
 //! clusters, `t5x` Docker end to end, `t8x` chaos.
@@ -72,4 +75,143 @@ pub fn reconciler(dir: &Path, args: &[&str]) -> Run {
         .output()
         .expect("run reconciler")
         .into()
+}
+
+/// A running `reconciler` process, killed (SIGKILL) and reaped when dropped.
+pub struct Process {
+    child: std::process::Child,
+    /// Its stderr log file.
+    pub log: PathBuf,
+}
+
+impl Process {
+    /// Start `reconciler ARGS…` in `dir`, logging to `dir/<name>.log`.
+    pub fn start(dir: &Path, name: &str, args: &[&str]) -> Process {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(reconciler_bin())
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("RECONCILER_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start reconciler");
+        Process { child, log }
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll `probe` every 50 ms until it returns `Some`, or panic after `timeout` with `what` and the
+/// last observation.
+pub fn wait_until<T>(
+    timeout: std::time::Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        match probe() {
+            Ok(v) => return v,
+            Err(seen) => last = seen,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
+}
+
+/// Run `git ARGS…` in `dir` with a fixed identity; panics with git's output on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "Test Author")
+        .env("GIT_COMMITTER_EMAIL", "author@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A bare repository (what the manager follows) and a work clone to push from.
+pub struct GitRepo {
+    /// The bare repository.
+    pub bare: PathBuf,
+    /// The work clone.
+    pub work: PathBuf,
+}
+
+impl GitRepo {
+    /// Create both under `dir`, with branch `main`.
+    pub fn new(dir: &Path) -> GitRepo {
+        let bare = dir.join("origin.git");
+        let work = dir.join("work");
+        std::fs::create_dir_all(&bare).expect("mkdir");
+        std::fs::create_dir_all(&work).expect("mkdir");
+        git(&bare, &["init", "--bare", "-q", "-b", "main"]);
+        git(&work, &["init", "-q", "-b", "main"]);
+        git(&work, &["remote", "add", "origin", &bare.to_string_lossy()]);
+        GitRepo { bare, work }
+    }
+
+    /// Write `path` in the work clone.
+    pub fn write(&self, path: &str, text: &str) {
+        let full = self.work.join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    }
+
+    /// Remove `path` from the work clone.
+    pub fn remove(&self, path: &str) {
+        git(&self.work, &["rm", "-q", "-r", path]);
+    }
+
+    /// Commit everything and push to the bare repository; returns the commit SHA.
+    pub fn commit_and_push(&self, message: &str) -> String {
+        git(&self.work, &["add", "-A"]);
+        git(
+            &self.work,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+        git(&self.work, &["push", "-q", "origin", "main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+}
+
+/// `reconciler status --json` for a data directory, parsed.
+pub fn status_json(dir: &Path, data_dir: &Path) -> Result<serde_json::Value, String> {
+    let run = reconciler(
+        dir,
+        &[
+            "status",
+            "--json",
+            "--data-dir",
+            &data_dir.to_string_lossy(),
+        ],
+    );
+    if run.stdout.trim().is_empty() {
+        return Err(format!("exit {} {}", run.code, run.stderr.trim()));
+    }
+    serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))
 }

@@ -1,30 +1,39 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 //!
-//! Exit codes are part of the interface: 0 success, 1 findings (or a stale check), 2 usage or
-//! IO errors.
+//! Exit codes are part of the interface: 0 success, 1 findings (or changes, for `plan`), 2
+//! usage or IO errors.
 
 pub mod config;
 pub mod lint;
+pub mod plan;
+pub mod run;
 pub mod schema;
+pub mod source_args;
+pub mod status;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: findings (errors, or warnings with `--strict`), or a failed check.
+/// Exit code: findings (errors, or warnings with `--strict`), changes (`plan`), or a failed check.
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code: usage or IO error.
 pub const EXIT_USAGE: u8 = 2;
 
-/// A Git-driven, Raft-replicated reconciler for container stacks.
+/// A Git-driven reconciler for container stacks.
+///
+/// Without a subcommand, runs the manager: `reconciler --repo <URL|PATH>` or `--watch <DIR>`.
 #[derive(Debug, Parser)]
-#[command(name = "reconciler", version, about, long_about = None)]
+#[command(name = "reconciler", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Manager arguments (when no subcommand is given).
+    #[command(flatten)]
+    pub run: run::Args,
 }
 
 /// Subcommands.
@@ -34,6 +43,10 @@ pub enum Command {
     Lint(lint::Args),
     /// Print stacks as the cluster will see them: interpolated, merged, defaulted, named.
     Config(config::Args),
+    /// Show what applying a revision would change: exit 0 no changes, 1 changes, 2 errors.
+    Plan(Box<plan::Args>),
+    /// Show the applied revision, stack sync state and any rejected revision.
+    Status(status::Args),
     /// Write (or check) the JSON Schemas of the stack file and the cluster resources.
     Schema(schema::Args),
 }
@@ -41,14 +54,24 @@ pub enum Command {
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
-        Command::Lint(args) => lint::run(&args),
-        Command::Config(args) => config::run(&args),
-        Command::Schema(args) => schema::run(&args),
+        Some(Command::Lint(args)) => lint::run(&args),
+        Some(Command::Config(args)) => config::run(&args),
+        Some(Command::Plan(args)) => plan::run(&args),
+        Some(Command::Status(args)) => status::run(&args),
+        Some(Command::Schema(args)) => schema::run(&args),
+        None if cli.run.source.repo.is_none() && cli.run.source.watch.is_none() => {
+            let _ = Cli::command().print_help();
+            eprintln!(
+                "\nerror: say where the stacks are: --repo <URL|PATH> or --watch <DIR>, or give a subcommand"
+            );
+            EXIT_USAGE
+        }
+        None => run::run(&cli.run),
     };
     ExitCode::from(code)
 }
 
-/// Whether to colour human output written to stderr or stdout.
+/// Whether to colour human output written to a stream.
 pub fn use_color(stream_is_terminal: bool) -> bool {
     stream_is_terminal && std::env::var_os("NO_COLOR").is_none()
 }

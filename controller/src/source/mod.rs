@@ -6,10 +6,15 @@
 //!
 //! # Layout
 //! - [`snapshot`]: the in-memory file tree, its content hash, and `Files` access for `crds`.
-//! - [`git`]: clone/fetch with git2, credentials, known_hosts verification.
+//! - [`git`]: clone/fetch with git2 into a bare cache; snapshots read from the object database.
+//! - [`credentials`]: HTTPS tokens, SSH keys and agents, host-key checks wired into git2.
+//! - [`known_hosts`]: OpenSSH known_hosts parsing and matching (no trust on first use).
 //! - [`watch`]: notify-based watching of directories and of a local repository's refs.
 //! - [`webhook`]: verifying GitHub, GitLab, Gitea and generic push webhooks.
 
+pub mod credentials;
+pub mod git;
+pub mod known_hosts;
 pub mod snapshot;
 pub mod watch;
 pub mod webhook;

@@ -1,0 +1,119 @@
+//! `reconciler plan --repo …|--watch DIR [--against DATA_DIR]`: what applying would change.
+//!
+//! Exit codes for CI: 0 no changes, 1 changes, 2 errors (including a revision with lint errors,
+//! whose findings are printed like `lint` prints them).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use super::source_args::SourceArgs;
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, use_color};
+use crate::applied::{FileStore, Store};
+use crate::desired;
+use crate::sync::{self, Decision, Options};
+
+/// Arguments of `plan`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Where desired state comes from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Compare with the state applied by the manager using this data directory (default: an
+    /// empty cluster, so everything shows as created).
+    #[arg(long, value_name = "DATA_DIR")]
+    pub against: Option<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `plan`; returns the exit code.
+pub fn run(args: &Args) -> u8 {
+    let cache = match tempfile::tempdir() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot create a temporary directory: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match plan(args, cache.path()) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
+    let mut opened = args.source.open(cache).map_err(|e| e.to_string())?;
+    let snapshot = opened
+        .source
+        .poll()
+        .map_err(|e| e.to_string())?
+        .ok_or("the source returned no revision")?;
+    let applied = match &args.against {
+        Some(dir) => FileStore::in_data_dir(dir)
+            .load()
+            .map_err(|e| e.to_string())?
+            .applied_state(),
+        None => Default::default(),
+    };
+    let set = desired::load_snapshot(&snapshot, &args.source.root_name());
+    let color = use_color(std::io::stdout().is_terminal());
+    if set.errors() > 0 {
+        eprint!(
+            "{}",
+            crate::render::render_human(
+                &set.diagnostics,
+                &set.sources(),
+                use_color(std::io::stderr().is_terminal())
+            )
+        );
+        eprintln!(
+            "revision {} is invalid: {}",
+            short(&snapshot.id),
+            crate::render::summary(&set.diagnostics, set.stacks.len())
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let desired = set.desired(&snapshot).ok_or("the revision has errors")?;
+    let decision = sync::decide(
+        Ok(&desired),
+        &applied,
+        Options {
+            allow_empty: true,
+            prune: true,
+        },
+    );
+    let plan = match decision {
+        Decision::Apply { plan, .. } => plan,
+        _ => Default::default(),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "Revision {}{}\n",
+            short(&snapshot.id),
+            snapshot
+                .message
+                .as_deref()
+                .map(|m| format!(" \"{m}\""))
+                .unwrap_or_default()
+        );
+        print!("{}", crate::plan_view::render(&plan, color));
+    }
+    Ok(if plan.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
