@@ -87,6 +87,11 @@ pub struct Process {
 impl Process {
     /// Start `reconciler ARGS…` in `dir`, logging to `dir/<name>.log`.
     pub fn start(dir: &Path, name: &str, args: &[&str]) -> Process {
+        Process::start_with_env(dir, name, args, &[])
+    }
+
+    /// Like [`Process::start`], with extra environment variables.
+    pub fn start_with_env(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(reconciler_bin())
@@ -94,6 +99,7 @@ impl Process {
             .current_dir(dir)
             .env("NO_COLOR", "1")
             .env("RECONCILER_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(file)
             .spawn()
