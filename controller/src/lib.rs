@@ -11,6 +11,8 @@
 //! - [`sync`]: what to do with a revision — apply, reject, refuse (pure).
 //! - [`syncer`]: the loop around `sync`: wake, fetch, evaluate, decide, record.
 //! - [`applied`]: the applied revision, rejections and history, persisted.
+//! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
+//! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
 //! - [`cli`]: the subcommands (`lint`, `config`, `schema`) and their exit codes.
 
 pub mod applied;
@@ -18,7 +20,9 @@ pub mod cli;
 pub mod desired;
 pub mod diff;
 pub mod discover;
+pub mod pki;
 pub mod plan_view;
+pub mod raft;
 pub mod render;
 pub mod source;
 pub mod sync;

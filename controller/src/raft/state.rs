@@ -1,0 +1,308 @@
+//! The replicated cluster state and the pure function that applies a [`Command`] to it.
+//!
+//! # Versions
+//! [`ClusterState::version`] counts the commands that *changed* something. A command that changes
+//! an object stamps the object's `meta.version` with the new state version and its
+//! `meta.updated_at_ms` with the command's `at_ms` (`created_at_ms` too when the object is new).
+//! A command that changes nothing — the same `PutTasks` applied twice, a stale status report — bumps
+//! no version at all, so a reader that sees a version move knows that something really changed.
+//!
+//! # Rules every command obeys
+//! - Deterministic: no clock, no randomness, no IO; maps are ordered.
+//! - All or nothing: a command that breaks an invariant is [`Response::Rejected`] before it
+//!   touches anything.
+//! - A task's observed state never moves backwards ([`TaskState`] is ordered), whichever command
+//!   carries it; such items are skipped and counted in `Response::Ok { ignored }`.
+
+use std::collections::BTreeMap;
+
+use crds::meta::ObjectMeta;
+use crds::node::{Node, NodeState};
+use crds::service::Service;
+use crds::task::{Task, TaskState, TaskStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::raft::command::{Command, Response};
+use crate::raft::revision::RevisionRecord;
+
+/// Everything the managers replicate.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// Number of applied commands that changed something.
+    pub version: u64,
+    /// Nodes by id.
+    #[serde(default)]
+    pub nodes: BTreeMap<String, Node>,
+    /// Services by full name.
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    /// Tasks by id.
+    #[serde(default)]
+    pub tasks: BTreeMap<String, Task>,
+    /// Applied and rejected revisions and their history.
+    #[serde(default)]
+    pub revisions: RevisionRecord,
+}
+
+/// One stored object of [`ClusterState`] (the unit the state machine persists).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// A node, by id.
+    Node(String),
+    /// A service, by full name.
+    Service(String),
+    /// A task, by id.
+    Task(String),
+    /// The revision record.
+    Revisions,
+}
+
+/// What a command stamps on the objects it changes.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    /// The state version the command produces if it changes anything.
+    version: u64,
+    /// The command's time.
+    at_ms: u64,
+}
+
+/// What a command did.
+#[derive(Debug, Default)]
+struct Effect {
+    /// Something changed (the state version moves).
+    changed: bool,
+    /// Items that had no effect (reported as `Response::Ok { ignored }`).
+    ignored: u64,
+}
+
+impl Effect {
+    fn changed(changed: bool) -> Self {
+        Effect {
+            changed,
+            ignored: 0,
+        }
+    }
+
+    fn merge(&mut self, other: Effect) {
+        self.changed |= other.changed;
+        self.ignored += other.ignored;
+    }
+}
+
+/// Objects with [`ObjectMeta`], versioned the same way.
+trait Versioned: Clone + PartialEq {
+    fn meta(&self) -> &ObjectMeta;
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn meta(&self) -> &ObjectMeta {
+                &self.meta
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.meta
+            }
+        }
+    )*};
+}
+versioned!(Node, Service, Task);
+
+impl ClusterState {
+    /// Apply one command. Pure and deterministic: the same commands in the same order give equal
+    /// states on every manager.
+    pub fn apply(&mut self, cmd: &Command) -> Response {
+        let next = self.version + 1;
+        let stamp = move |at_ms| Stamp {
+            version: next,
+            at_ms,
+        };
+        let outcome = match cmd {
+            Command::RecordRevision { record } => Ok(self.record_revision(record)),
+            Command::UpsertNode { node, at_ms } => self.upsert_node(node, stamp(*at_ms)),
+            Command::RemoveNode { id } => Ok(Effect::changed(self.nodes.remove(id).is_some())),
+            Command::SetNodeState {
+                id,
+                state,
+                message,
+                at_ms,
+            } => self.set_node_state(id, *state, message, stamp(*at_ms)),
+            Command::PutTasks { tasks, at_ms } => self.put_tasks(tasks, stamp(*at_ms)),
+            Command::UpdateTaskStatus { updates, at_ms } => {
+                Ok(self.update_task_status(updates, stamp(*at_ms)))
+            }
+            Command::RemoveTasks { ids } => Ok(remove_all(&mut self.tasks, ids)),
+            Command::PutServices { services, at_ms } => self.put_services(services, stamp(*at_ms)),
+            Command::RemoveServices { names } => Ok(remove_all(&mut self.services, names)),
+        };
+        match outcome {
+            Ok(effect) => {
+                if effect.changed {
+                    self.version += 1;
+                }
+                Response::Ok {
+                    version: self.version,
+                    ignored: effect.ignored,
+                }
+            }
+            Err(reason) => Response::Rejected { reason },
+        }
+    }
+
+    fn record_revision(&mut self, record: &RevisionRecord) -> Effect {
+        let mut record = record.clone();
+        record.trim_history();
+        if self.revisions == record {
+            return Effect::default();
+        }
+        self.revisions = record;
+        Effect::changed(true)
+    }
+
+    fn upsert_node(&mut self, node: &Node, stamp: Stamp) -> Result<Effect, String> {
+        require_id("node", &node.meta)?;
+        Ok(Effect::changed(upsert(
+            &mut self.nodes,
+            node.clone(),
+            stamp,
+        )))
+    }
+
+    fn set_node_state(
+        &mut self,
+        id: &str,
+        state: NodeState,
+        message: &Option<String>,
+        stamp: Stamp,
+    ) -> Result<Effect, String> {
+        let node = self
+            .nodes
+            .get(id)
+            .ok_or_else(|| format!("node {id:?} is unknown"))?;
+        // Only transitions are replicated: repeating the current state is not a new sighting.
+        if node.status.state == state && node.status.message == *message {
+            return Ok(Effect::default());
+        }
+        let mut changed = node.clone();
+        changed.status.state = state;
+        changed.status.message.clone_from(message);
+        // A node heard from now was last seen now; a node going down keeps its last sighting.
+        if state == NodeState::Ready {
+            changed.status.last_seen_ms = stamp.at_ms;
+        }
+        Ok(Effect::changed(upsert(&mut self.nodes, changed, stamp)))
+    }
+
+    fn put_tasks(&mut self, tasks: &[Task], stamp: Stamp) -> Result<Effect, String> {
+        for task in tasks {
+            require_id("task", &task.meta)?;
+        }
+        let mut effect = Effect::default();
+        for task in tasks {
+            let mut task = task.clone();
+            if let Some(old) = self.tasks.get(&task.meta.id)
+                && task.status.state < old.status.state
+            {
+                // The writer read the task before an agent's report was applied: keep the report.
+                task.status = old.status.clone();
+                effect.ignored += 1;
+            }
+            effect.merge(Effect::changed(upsert(&mut self.tasks, task, stamp)));
+        }
+        Ok(effect)
+    }
+
+    fn update_task_status(&mut self, updates: &[(String, TaskStatus)], stamp: Stamp) -> Effect {
+        let mut effect = Effect::default();
+        for (id, status) in updates {
+            match self.tasks.get_mut(id) {
+                Some(task) if !moves_forward(task.status.state, status.state) => {
+                    effect.ignored += 1
+                }
+                Some(task) if task.status == *status => {}
+                Some(task) => {
+                    task.status = status.clone();
+                    touch(&mut task.meta, stamp);
+                    effect.changed = true;
+                }
+                None => effect.ignored += 1,
+            }
+        }
+        effect
+    }
+
+    fn put_services(&mut self, services: &[Service], stamp: Stamp) -> Result<Effect, String> {
+        for service in services {
+            require_id("service", &service.meta)?;
+            if service.meta.id != service.spec.name {
+                return Err(format!(
+                    "service id {:?} differs from its spec name {:?}",
+                    service.meta.id, service.spec.name
+                ));
+            }
+        }
+        let mut effect = Effect::default();
+        for service in services {
+            effect.merge(Effect::changed(upsert(
+                &mut self.services,
+                service.clone(),
+                stamp,
+            )));
+        }
+        Ok(effect)
+    }
+}
+
+/// A status may stay in its state (with new details) or move forward, never back.
+fn moves_forward(from: TaskState, to: TaskState) -> bool {
+    to >= from
+}
+
+fn require_id(kind: &str, meta: &ObjectMeta) -> Result<(), String> {
+    if meta.id.is_empty() {
+        return Err(format!("a {kind} needs an id"));
+    }
+    Ok(())
+}
+
+/// Store `obj` under its id; returns whether anything but bookkeeping differs from what was stored.
+fn upsert<T: Versioned>(map: &mut BTreeMap<String, T>, mut obj: T, stamp: Stamp) -> bool {
+    match map.get_mut(&obj.meta().id) {
+        Some(old) => {
+            // Compare content only: the writer's copy of the bookkeeping fields is not the truth.
+            let meta = obj.meta_mut();
+            meta.version = old.meta().version;
+            meta.created_at_ms = old.meta().created_at_ms;
+            meta.updated_at_ms = old.meta().updated_at_ms;
+            if *old == obj {
+                return false;
+            }
+            touch(obj.meta_mut(), stamp);
+            *old = obj;
+        }
+        None => {
+            obj.meta_mut().created_at_ms = stamp.at_ms;
+            touch(obj.meta_mut(), stamp);
+            map.insert(obj.meta().id.clone(), obj);
+        }
+    }
+    true
+}
+
+fn touch(meta: &mut ObjectMeta, stamp: Stamp) {
+    meta.version = stamp.version;
+    meta.updated_at_ms = stamp.at_ms;
+}
+
+fn remove_all<T>(map: &mut BTreeMap<String, T>, ids: &[String]) -> Effect {
+    let mut effect = Effect::default();
+    for id in ids {
+        effect.changed |= map.remove(id).is_some();
+    }
+    effect
+}
+
+#[cfg(test)]
+#[path = "state_test.rs"]
+mod tests;
