@@ -1,126 +1,16 @@
 //! The applied revision and its history, persisted in the data directory.
 //!
 //! [`Store`] is the seam the cluster's replicated store replaces: the sync loop reads and writes a
-//! [`Record`] through it and never knows whether it lives in a file or in Raft.
+//! [`Record`] through it and never knows whether it lives in a file or in Raft. The record's
+//! types are the replicated ones (`crate::raft::revision`), so both stores hold the same shape.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crds::diagnostic::Finding;
-use crds::revision::RevisionOrigin;
-use serde::{Deserialize, Serialize};
-
-use crate::diff::AppliedState;
-
-/// How many outcomes the history keeps.
-pub const HISTORY: usize = 50;
-
-/// What is known about a revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RevisionInfo {
-    /// Commit SHA or content hash.
-    pub id: String,
-    /// Where it came from.
-    pub origin: RevisionOrigin,
-    /// Commit author, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// First line of the commit message, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Commit time (ms since the epoch), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_ms: Option<u64>,
-}
-
-/// The revision in force.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Applied {
-    /// Which revision.
-    pub revision: RevisionInfo,
-    /// When it was applied (ms since the epoch).
-    pub at_ms: u64,
-    /// The stacks it defines.
-    pub state: AppliedState,
-    /// Warnings it carried.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<Finding>,
-}
-
-/// Why a revision was not applied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
-pub enum Refusal {
-    /// The stack files have errors.
-    LintErrors {
-        /// Errors and warnings with locations.
-        findings: Vec<Finding>,
-    },
-    /// It would remove every stack (`--allow-empty` is off).
-    EmptyDesiredState {
-        /// How many stacks would go.
-        stacks: usize,
-    },
-}
-
-/// A revision that was not applied, kept until a good one arrives.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rejected {
-    /// Which revision.
-    pub revision: RevisionInfo,
-    /// When it was seen (ms since the epoch).
-    pub at_ms: u64,
-    /// Why.
-    #[serde(flatten)]
-    pub refusal: Refusal,
-}
-
-/// One line of history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// Revision id.
-    pub revision: String,
-    /// When (ms since the epoch).
-    pub at_ms: u64,
-    /// `applied`, `rejected` or `refused`.
-    pub result: String,
-    /// One-line summary (plan counts or the first error).
-    pub summary: String,
-}
-
-/// Everything persisted about desired state.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Record {
-    /// The revision in force, if any was ever applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied: Option<Applied>,
-    /// The newest revision that was not applied, while it is the newest one seen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rejected: Option<Rejected>,
-    /// The newest revision seen, applied or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_seen: Option<RevisionInfo>,
-    /// Recent outcomes, newest last.
-    #[serde(default)]
-    pub history: Vec<Outcome>,
-}
-
-impl Record {
-    /// The applied stacks (empty when nothing was applied yet).
-    pub fn applied_state(&self) -> AppliedState {
-        self.applied
-            .as_ref()
-            .map(|a| a.state.clone())
-            .unwrap_or_default()
-    }
-
-    /// Append an outcome, keeping the last [`HISTORY`].
-    pub fn push_history(&mut self, outcome: Outcome) {
-        self.history.push(outcome);
-        let excess = self.history.len().saturating_sub(HISTORY);
-        self.history.drain(..excess);
-    }
-}
+pub use crate::raft::revision::{
+    AppliedRevision, HISTORY, Outcome, Refusal, RejectedRevision, RevisionInfo,
+    RevisionRecord as Record,
+};
 
 /// Errors reading or writing the record.
 #[derive(Debug, thiserror::Error)]

@@ -321,3 +321,103 @@ pub fn load_snapshot(snapshot: &Snapshot, root_name: &str) -> Loadset {
     set.diagnostics.splice(0..0, config_findings);
     set
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn snapshot(files: &[(&str, &str)]) -> Snapshot {
+        let files: BTreeMap<PathBuf, Vec<u8>> = files
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), t.as_bytes().to_vec()))
+            .collect();
+        Snapshot {
+            id: Snapshot::content_hash(&files),
+            origin: crds::revision::RevisionOrigin::Directory {
+                path: "test".into(),
+            },
+            author: None,
+            message: None,
+            time_ms: None,
+            files,
+        }
+    }
+
+    #[test]
+    fn reconciler_yaml_lists_stacks_and_sets_their_variables() {
+        let snap = snapshot(&[
+            (
+                "reconciler.yaml",
+                "variables: {TAG: global}\nstacks:\n  shop:\n    file: apps/shop.yml\n    variables: {TAG: mine}\n  blog:\n    file: apps/blog.yml\n",
+            ),
+            (
+                "apps/shop.yml",
+                "services:\n  web:\n    image: nginx:${TAG}\n",
+            ),
+            (
+                "apps/blog.yml",
+                "services:\n  app:\n    image: ghost:${TAG}\n",
+            ),
+            ("apps/ignored.yml", "services:\n  x:\n    image: x\n"),
+        ]);
+        let set = load_snapshot(&snap, "root");
+        assert_eq!(set.errors(), 0, "{:?}", set.diagnostics);
+        let desired = set.desired(&snap).expect("valid");
+        assert_eq!(
+            desired.stacks.keys().collect::<Vec<_>>(),
+            vec!["blog", "shop"]
+        );
+        assert_eq!(
+            desired.stacks["shop"].services["shop_web"].image,
+            "nginx:mine"
+        );
+        assert_eq!(
+            desired.stacks["blog"].services["blog_app"].image,
+            "ghost:global"
+        );
+    }
+
+    #[test]
+    fn a_listed_file_that_does_not_exist_and_a_broken_config_are_findings() {
+        let missing = load_snapshot(
+            &snapshot(&[("reconciler.yaml", "stacks:\n  shop:\n    file: nope.yml\n")]),
+            "root",
+        );
+        assert!(
+            missing
+                .diagnostics
+                .iter()
+                .any(|d| d.rule == "missing-file" && d.message.contains("nope.yml")),
+            "{:?}",
+            missing.diagnostics
+        );
+        let broken = load_snapshot(
+            &snapshot(&[
+                ("reconciler.yaml", "stacks: [\n"),
+                ("web.yml", "services:\n  web:\n    image: x\n"),
+            ]),
+            "root",
+        );
+        let first = broken.diagnostics.first().expect("a finding");
+        assert_eq!(
+            (first.file.display().to_string(), first.rule),
+            ("reconciler.yaml".to_owned(), "yaml-syntax")
+        );
+    }
+
+    #[test]
+    fn without_reconciler_yaml_stacks_are_discovered_and_a_root_compose_file_takes_the_root_name() {
+        let set = load_snapshot(
+            &snapshot(&[
+                ("compose.yaml", "services:\n  web:\n    image: x\n"),
+                (".env", "A=1\n"),
+            ]),
+            "myrepo",
+        );
+        let desired = set.desired(&snapshot(&[])).expect("valid");
+        assert_eq!(desired.stacks.keys().collect::<Vec<_>>(), vec!["myrepo"]);
+    }
+}

@@ -13,6 +13,7 @@
 //! - [`applied`]: the applied revision, rejections and history, persisted.
 //! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
 //! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
+//! - [`secret`]: a string type for tokens and keys that never prints itself.
 //! - [`cli`]: the subcommands (`lint`, `config`, `schema`) and their exit codes.
 
 pub mod applied;
@@ -24,6 +25,7 @@ pub mod pki;
 pub mod plan_view;
 pub mod raft;
 pub mod render;
+pub mod secret;
 pub mod source;
 pub mod sync;
 pub mod syncer;

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 
-use crate::applied::{self, Applied, Outcome, Record, Refusal, Rejected, RevisionInfo, Store};
+use crate::applied::{
+    self, AppliedRevision, Outcome, Record, Refusal, RejectedRevision, RevisionInfo, Store,
+};
 use crate::desired;
 use crate::diff::Plan;
 use crate::source::{Snapshot, Wake};
@@ -317,7 +319,10 @@ fn evaluate_and_record(
     let desired = set.desired(snapshot);
     let mut record = store.load()?;
     let evaluated = desired.as_ref().ok_or_else(|| set.findings());
-    let decision = sync::decide(evaluated, &record.applied_state(), options);
+    let applied = desired::DesiredState {
+        stacks: record.applied_stacks(),
+    };
+    let decision = sync::decide(evaluated, &applied, options);
     let info = info_of(snapshot);
     let at_ms = now_ms();
     record.last_seen = Some(info.clone());
@@ -326,10 +331,10 @@ fn evaluate_and_record(
             let s = PlanSummary::from(&plan);
             info!(revision = %info.id, plan = %s, "applying revision");
             let warnings = set.findings();
-            record.applied = Some(Applied {
+            record.applied = Some(AppliedRevision {
                 revision: info.clone(),
                 at_ms,
-                state: next,
+                stacks: next.stacks,
                 warnings,
             });
             record.rejected = None;
@@ -353,7 +358,7 @@ fn evaluate_and_record(
                 warn!(revision = %info.id, "{f}");
             }
             let first = errors.first().map(|f| f.to_string()).unwrap_or_default();
-            record.rejected = Some(Rejected {
+            record.rejected = Some(RejectedRevision {
                 revision: info.clone(),
                 at_ms,
                 refusal: Refusal::LintErrors { findings },
@@ -362,7 +367,7 @@ fn evaluate_and_record(
         }
         Decision::RefuseEmpty { stacks } => {
             warn!(revision = %info.id, stacks, "revision removes every stack; refused (set --allow-empty to allow it)");
-            record.rejected = Some(Rejected {
+            record.rejected = Some(RejectedRevision {
                 revision: info.clone(),
                 at_ms,
                 refusal: Refusal::EmptyDesiredState { stacks },

@@ -8,7 +8,7 @@ use tests::{Process, reconciler, status_json, wait_until};
 const WEB: &str = "services:\n  web:\n    image: nginx:1\n";
 
 fn applied_image(status: &serde_json::Value) -> Option<String> {
-    status["applied"]["state"]["stacks"]["web"]["services"]["web_web"]["image"]
+    status["applied"]["stacks"]["web"]["services"]["web_web"]["image"]
         .as_str()
         .map(str::to_owned)
 }
@@ -142,7 +142,7 @@ fn deleting_every_stack_is_refused_but_one_stack_is_pruned() {
     );
     let stack_names = || -> Result<Vec<String>, String> {
         let s = status_json(dir.path(), &data)?;
-        Ok(s["applied"]["state"]["stacks"]
+        Ok(s["applied"]["stacks"]
             .as_object()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default())
@@ -178,9 +178,7 @@ fn deleting_every_stack_is_refused_but_one_stack_is_pruned() {
         },
     );
     assert_eq!(
-        refused["applied"]["state"]["stacks"]
-            .as_object()
-            .map(|m| m.len()),
+        refused["applied"]["stacks"].as_object().map(|m| m.len()),
         Some(1)
     );
 }

@@ -59,7 +59,7 @@ fn pushes_are_applied_broken_commits_rejected_and_fixes_applied() {
         "Test Author <author@example.com>"
     );
     assert_eq!(
-        s["applied"]["state"]["stacks"]["web"]["services"]["web_web"]["mode"]["replicas"],
+        s["applied"]["stacks"]["web"]["services"]["web_web"]["mode"]["replicas"],
         2
     );
 

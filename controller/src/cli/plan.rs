@@ -53,10 +53,12 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
         .map_err(|e| e.to_string())?
         .ok_or("the source returned no revision")?;
     let applied = match &args.against {
-        Some(dir) => FileStore::in_data_dir(dir)
-            .load()
-            .map_err(|e| e.to_string())?
-            .applied_state(),
+        Some(dir) => desired::DesiredState {
+            stacks: FileStore::in_data_dir(dir)
+                .load()
+                .map_err(|e| e.to_string())?
+                .applied_stacks(),
+        },
         None => Default::default(),
     };
     let set = desired::load_snapshot(&snapshot, &args.source.root_name());

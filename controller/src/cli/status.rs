@@ -64,7 +64,7 @@ pub fn render(record: &Record) -> String {
             }
             out.push('\n');
             out.push_str("STACK                SERVICES   SYNC\n");
-            for (name, stack) in &applied.state.stacks {
+            for (name, stack) in &applied.stacks {
                 let sync = if record.rejected.is_some() {
                     "out of sync (newer revision rejected)"
                 } else {

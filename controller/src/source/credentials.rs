@@ -11,7 +11,6 @@
 //! reach a log line or an error message by accident.
 
 use std::cell::RefCell;
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -20,34 +19,7 @@ use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
 
 use super::known_hosts::{self, HostKeyStatus};
 
-/// A secret string (token, passphrase) that never prints itself.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for handing to libgit2. Never log or format the result.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 /// How to authenticate to a remote, and which SSH host keys to trust.
 #[derive(Debug, Clone, Default)]
@@ -72,13 +44,13 @@ impl Credentials {
         std::env::var(var)
             .ok()
             .filter(|t| !t.is_empty())
-            .map(Secret)
+            .map(Secret::from)
     }
 
     /// The token in the file at `path` (a mounted secret, say), without its trailing newline.
     pub fn token_from_file(path: &Path) -> io::Result<Secret> {
         let text = std::fs::read_to_string(path)?;
-        Ok(Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
+        Ok(Secret::from(text.trim_end_matches(['\n', '\r']).to_owned()))
     }
 
     /// The `known_hosts` file to use: the configured one, else `$HOME/.ssh/known_hosts`.

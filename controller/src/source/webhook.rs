@@ -55,34 +55,7 @@ const SHA256_PREFIX: &str = "sha256=";
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// A shared webhook secret; never printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for computing or comparing signatures.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 /// The webhook secret of each provider; a provider without one is refused.
 #[derive(Debug, Default, Clone)]
