@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 
 use crate::applied::{
-    self, AppliedRevision, Outcome, Record, Refusal, RejectedRevision, RevisionInfo, Store,
+    self, AppliedRevision, Outcome, Refusal, RejectedRevision, RevisionInfo, Store,
 };
 use crate::desired;
 use crate::diff::Plan;
@@ -383,11 +383,6 @@ fn evaluate_and_record(
     });
     store.save(&record)?;
     Ok((plan, result))
-}
-
-/// Read the record once (for `status` and `plan --against`).
-pub fn read_record(store: &dyn Store) -> Result<Record, applied::Error> {
-    store.load()
 }
 
 /// Wake the loop every `interval`, ± 10 % so that many managers do not poll in lockstep.

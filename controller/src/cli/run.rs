@@ -124,6 +124,8 @@ enum StartError {
     DataDir(PathBuf, std::io::Error),
     #[error("cannot listen for webhooks on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("opening the source failed unexpectedly: {0}")]
+    Task(tokio::task::JoinError),
 }
 
 async fn serve(args: &Args) -> Result<(), StartError> {
@@ -137,10 +139,7 @@ async fn serve(args: &Args) -> Result<(), StartError> {
         let dir = data_dir.clone();
         tokio::task::spawn_blocking(move || source.open(&dir))
             .await
-            .map_err(|e| source_args::Error::TokenFile {
-                path: PathBuf::new(),
-                source: std::io::Error::other(e),
-            })??
+            .map_err(StartError::Task)??
     };
     let options = Options {
         allow_empty: args.allow_empty,
