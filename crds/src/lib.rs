@@ -19,6 +19,7 @@
 //! - [`check`]: schema validation of the tree that reports every problem with its location.
 //! - [`load`]: one stack file → typed model + diagnostics.
 //! - [`lint`]: semantic rules beyond the schema, within and across stacks.
+//! - [`normalize`]: compose file → stack resources with names and defaults.
 //! - [`stack`], [`service`], [`node`], [`task`], [`revision`], [`meta`]: cluster resources
 //!   (spec + status) in the vocabulary of DESIGN.md.
 //! - [`repo_config`]: `reconciler.yaml`, the optional settings file of a desired-state tree.
@@ -34,6 +35,7 @@ pub mod lint;
 pub mod load;
 pub mod meta;
 pub mod node;
+pub mod normalize;
 pub mod port;
 pub mod repo_config;
 pub mod revision;
