@@ -65,9 +65,12 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECONCILER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a terminal: logs redirected to files or journald stay plain text.
+    let ansi = super::use_color(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -124,6 +127,8 @@ enum StartError {
     DataDir(PathBuf, std::io::Error),
     #[error("cannot listen for webhooks on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Record(#[from] crate::applied::Error),
     #[error("opening the source failed unexpectedly: {0}")]
     Task(tokio::task::JoinError),
 }
@@ -146,6 +151,8 @@ async fn serve(args: &Args) -> Result<(), StartError> {
         prune: args.prune,
     };
     let store = Arc::new(FileStore::in_data_dir(&data_dir));
+    // A damaged record must stop start-up, not be mistaken for an empty cluster.
+    crate::applied::Store::load(store.as_ref())?;
     let syncer = Syncer::new(opened.source, store, options, args.source.root_name());
     let (tx, rx) = mpsc::channel::<Wake>(1);
     let _ = tx.try_send(Wake {
