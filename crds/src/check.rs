@@ -134,7 +134,7 @@ impl<'a> Checker<'a> {
             .or_else(|| schema.get("oneOf"))
             .and_then(Json::as_array)
         {
-            return self.walk_alternatives(schema, branches, node, path, out);
+            return self.walk_alternatives(branches, node, path, out);
         }
         if let Some(values) = schema.get("enum").and_then(Json::as_array) {
             return self.walk_enum(values, node, path, out);
@@ -208,9 +208,10 @@ impl<'a> Checker<'a> {
         None
     }
 
+    /// `anyOf`/`oneOf`: the first branch that fits wins; otherwise report the errors of the
+    /// branch that came closest (fewest problems) among those of the right kind.
     fn walk_alternatives(
         &self,
-        schema: &'a Json,
         branches: &'a [Json],
         node: &Node,
         path: &mut Vec<PathSeg>,
@@ -220,13 +221,11 @@ impl<'a> Checker<'a> {
             return self.walk_enum(&values, node, path, out);
         }
         let mut best: Option<(usize, Json, Vec<Diagnostic>)> = None;
-        let mut compatible = 0;
         for branch in branches {
             let branch = self.resolve_ref(branch);
             if !self.shallow_match(branch, node) {
                 continue;
             }
-            compatible += 1;
             let mut issues = Vec::new();
             let json = self.walk(branch, node, path, &mut issues);
             if issues.is_empty() {
@@ -240,7 +239,6 @@ impl<'a> Checker<'a> {
             out.extend(issues);
             return json;
         }
-        let _ = (schema, compatible);
         let mut expected: Vec<&str> = branches
             .iter()
             .flat_map(|b| schema_types(self.resolve_ref(b)))
