@@ -252,16 +252,75 @@ pub enum Error {
     /// Nothing to do.
     #[error("no stack files found under {0}")]
     NoStacks(String),
+    /// A directory with `reconciler.yaml` could not be read.
+    #[error(transparent)]
+    Snapshot(crate::source::SnapshotError),
 }
 
 /// Discover, load and lint every stack under `paths` on disk, with the process environment.
+///
+/// A directory with a `reconciler.yaml` at its root is evaluated exactly as a manager following
+/// it would (its stack list and variables apply), so CI lints what will be deployed.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loadset, Error> {
-    let found = discover::discover(paths)?;
-    if found.is_empty() {
+    let (configured, plain): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+        .iter()
+        .partition(|p| p.join(repo_config::FILE_NAME).is_file());
+    let plain: Vec<PathBuf> = plain.into_iter().cloned().collect();
+    let found = discover::discover(&plain)?;
+    let mut set = if found.is_empty() {
+        Loadset::default()
+    } else {
+        load_found(&found, &DiskFiles, &|_| Box::new(ProcessEnv))
+    };
+    for dir in configured {
+        set.append(load_configured_dir(dir)?);
+    }
+    if set.stacks.is_empty() && set.diagnostics.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::NoStacks(shown.join(", ")));
     }
-    Ok(load_found(&found, &DiskFiles, &|_| Box::new(ProcessEnv)))
+    Ok(set)
+}
+
+/// A directory holding `reconciler.yaml`, read whole like a revision; paths in findings and
+/// sources are made relative to the current directory again.
+fn load_configured_dir(dir: &Path) -> Result<Loadset, Error> {
+    let files = Snapshot::read_dir(dir).map_err(Error::Snapshot)?;
+    let snapshot = Snapshot {
+        id: Snapshot::content_hash(&files),
+        origin: crds::revision::RevisionOrigin::Directory {
+            path: dir.display().to_string(),
+        },
+        author: None,
+        message: None,
+        time_ms: None,
+        files,
+    };
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let root_name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let mut set = load_snapshot(&snapshot, &root_name);
+    for d in &mut set.diagnostics {
+        d.file = dir.join(&d.file);
+    }
+    for s in &mut set.stacks {
+        s.source.path = dir.join(&s.source.path);
+        for d in &mut s.diagnostics {
+            d.file = dir.join(&d.file);
+        }
+    }
+    Ok(set)
+}
+
+impl Loadset {
+    /// Add another set's stacks and findings (for several paths linted together).
+    fn append(&mut self, other: Loadset) {
+        self.stacks.extend(other.stacks);
+        self.vars.extend(other.vars);
+        self.diagnostics.extend(other.diagnostics);
+    }
 }
 
 /// Stacks of a snapshot: `reconciler.yaml`'s list when it has one, else discovery.

@@ -213,3 +213,45 @@ fn schema_check_detects_stale_files() {
         "crds/schemas is stale"
     );
 }
+
+#[test]
+fn a_directory_with_reconciler_yaml_is_linted_as_the_manager_will_evaluate_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join("apps")).expect("mkdir");
+    fs::write(
+        repo.join("apps/shop.yml"),
+        "services:\n  web:\n    image: nginx:${TAG:?set TAG}\n",
+    )
+    .expect("write");
+    fs::write(repo.join("apps/draft.yml"), "services:\n  broken: {}\n").expect("write");
+    fs::write(
+        repo.join("reconciler.yaml"),
+        "stacks:\n  shop:\n    file: apps/shop.yml\n    variables: {TAG: \"1.27\"}\n",
+    )
+    .expect("write");
+    let lint = reconciler(dir.path(), &["lint", "--strict", "repo"]);
+    assert_eq!(
+        lint.code, 0,
+        "only listed stacks count, with their variables:\n{}{}",
+        lint.stdout, lint.stderr
+    );
+    let config = reconciler(dir.path(), &["config", "--format", "json", "repo"]);
+    assert_eq!(config.code, 0, "{}", config.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&config.stdout).expect("json");
+    assert_eq!(doc[0]["services"]["shop_web"]["image"], "nginx:1.27");
+    fs::write(
+        repo.join("reconciler.yaml"),
+        "stacks:\n  shop:\n    file: apps/gone.yml\n",
+    )
+    .expect("write");
+    let missing = reconciler(dir.path(), &["lint", "repo"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stdout
+            .contains("repo/reconciler.yaml error[missing-file]"),
+        "{}",
+        missing.stdout
+    );
+}
