@@ -16,11 +16,13 @@
 //! - [`log_store`]: the Raft log, vote and committed pointer ([`LogStore`]).
 //! - [`state_machine`]: applied state, membership and snapshots ([`StateMachineStore`]);
 //!   its child `snapshot` builds, installs and reads snapshots.
+//! - [`network`]: Raft RPC between managers: HTTPS with mutual TLS, managers only.
 //! - `db`: the shared redb file: tables, JSON values, blocking IO off the async threads.
 
 pub mod command;
 mod db;
 pub mod log_store;
+pub mod network;
 pub mod revision;
 pub mod state;
 pub mod state_machine;
