@@ -39,6 +39,10 @@ pub struct Args {
     /// RECONCILER_GITEA_SECRET and RECONCILER_GITLAB_TOKEN.
     #[arg(long, value_name = "ADDR")]
     pub webhook_listen: Option<SocketAddr>,
+    /// Watch a local repository's refs so pushes are seen at once (`--watch-refs=false` relies
+    /// on polling and webhooks, e.g. where inotify does not work such as network file systems).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub watch_refs: bool,
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -165,8 +169,8 @@ async fn serve(args: &Args) -> Result<(), StartError> {
             Duration::from_millis(200),
             tx.clone(),
         )?),
-        (None, Some(git_dir)) => Some(watch::watch_refs(git_dir, tx.clone())?),
-        (None, None) => None,
+        (None, Some(git_dir)) if args.watch_refs => Some(watch::watch_refs(git_dir, tx.clone())?),
+        (None, _) => None,
     };
     tokio::spawn(syncer::tick(args.interval, tx.clone()));
     if let Some(addr) = args.webhook_listen {
