@@ -5,6 +5,21 @@ use std::time::Duration;
 
 use tests::{Process, reconciler, status_json, wait_until};
 
+/// A manager following `stacks` in watch mode, recording into `data` (poll interval long enough
+/// that only file events can wake it during a test).
+fn watch_manager(
+    dir: &std::path::Path,
+    stacks: &std::path::Path,
+    data: &std::path::Path,
+) -> Process {
+    let (stacks, data) = (stacks.to_string_lossy(), data.to_string_lossy());
+    Process::start(
+        dir,
+        "manager",
+        &["--watch", &stacks, "--data-dir", &data, "--interval", "1h"],
+    )
+}
+
 const WEB: &str = "services:\n  web:\n    image: nginx:1\n";
 
 fn applied_image(status: &serde_json::Value) -> Option<String> {
@@ -20,18 +35,7 @@ fn watch_mode_follows_saves_and_keeps_the_last_good_revision() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&stacks).expect("mkdir");
     std::fs::write(stacks.join("web.yml"), WEB).expect("write");
-    let manager = Process::start(
-        dir.path(),
-        "manager",
-        &[
-            "--watch",
-            &stacks.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--interval",
-            "1h",
-        ],
-    );
+    let manager = watch_manager(dir.path(), &stacks, &data);
     let (root, data_ref) = (dir.path().to_path_buf(), data.clone());
     let applied = |want: &'static str| {
         let (root, data) = (root.clone(), data_ref.clone());
@@ -128,18 +132,7 @@ fn deleting_every_stack_is_refused_but_one_stack_is_pruned() {
         "services:\n  app:\n    image: ghost\n",
     )
     .expect("write");
-    let _manager = Process::start(
-        dir.path(),
-        "manager",
-        &[
-            "--watch",
-            &stacks.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--interval",
-            "1h",
-        ],
-    );
+    let _manager = watch_manager(dir.path(), &stacks, &data);
     let stack_names = || -> Result<Vec<String>, String> {
         let s = status_json(dir.path(), &data)?;
         Ok(s["applied"]["stacks"]
@@ -202,18 +195,7 @@ fn plan_shows_creates_against_an_empty_cluster_and_nothing_once_applied() {
         first.stdout
     );
 
-    let _manager = Process::start(
-        dir.path(),
-        "manager",
-        &[
-            "--watch",
-            &stacks_s,
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--interval",
-            "1h",
-        ],
-    );
+    let _manager = watch_manager(dir.path(), &stacks, &data);
     wait_until(
         Duration::from_secs(10),
         "the revision to be applied",
