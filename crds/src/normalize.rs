@@ -138,6 +138,11 @@ fn labels_of(labels: Option<&compose::ListOrMap>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `external: true` or the legacy `external: {name: …}`.
+fn is_external(external: Option<&compose::External>) -> bool {
+    external.is_some_and(compose::External::is_external)
+}
+
 fn opts_of(opts: &indexmap::IndexMap<String, compose::ScalarValue>) -> BTreeMap<String, String> {
     opts.iter().map(|(k, v)| (k.clone(), v.to_text())).collect()
 }
@@ -151,10 +156,7 @@ fn normalize_networks(file: &ComposeFile, names: &Names<'_>) -> BTreeMap<String,
             let spec = NetworkSpec {
                 name: name.clone(),
                 driver: def.driver.clone(),
-                external: def
-                    .external
-                    .as_ref()
-                    .is_some_and(compose::External::is_external),
+                external: is_external(def.external.as_ref()),
                 attachable: def.attachable.unwrap_or(false),
                 internal: def.internal.unwrap_or(false),
                 labels: labels_of(def.labels.as_ref()),
@@ -174,10 +176,7 @@ fn normalize_volumes(file: &ComposeFile, names: &Names<'_>) -> BTreeMap<String, 
             let spec = VolumeSpec {
                 name: name.clone(),
                 driver: def.driver.clone(),
-                external: def
-                    .external
-                    .as_ref()
-                    .is_some_and(compose::External::is_external),
+                external: is_external(def.external.as_ref()),
                 labels: labels_of(def.labels.as_ref()),
                 driver_opts: opts_of(&def.driver_opts),
             };
@@ -198,10 +197,7 @@ fn normalize_objects(
             let (content, origin) = object_content(def, inputs);
             let spec = ObjectSpec {
                 name: name.clone(),
-                external: def
-                    .external
-                    .as_ref()
-                    .is_some_and(compose::External::is_external),
+                external: is_external(def.external.as_ref()),
                 content_hash: content
                     .map(|c| crate::service::hash_json(&serde_json::Value::String(c))),
                 origin,

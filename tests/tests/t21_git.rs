@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tests::{GitRepo, Process, git, reconciler, status_json, wait_until};
+use tests::{GitRepo, Process, reconciler, status_json, wait_until};
 
 const WEB: &str = "services:\n  web:\n    image: nginx:1\n    deploy:\n      replicas: 2\n";
 
@@ -126,18 +126,21 @@ fn pushes_are_applied_broken_commits_rejected_and_fixes_applied() {
     assert_eq!(results, vec!["applied", "applied", "rejected", "applied"]);
 
     // `plan --repo` against the manager's state: nothing to do; a local change shows up.
-    let plan = reconciler(
-        dir.path(),
-        &[
-            "plan",
-            "--repo",
-            &bare,
-            "--path",
-            "stacks",
-            "--against",
-            &data_s,
-        ],
-    );
+    let plan_against = || {
+        reconciler(
+            dir.path(),
+            &[
+                "plan",
+                "--repo",
+                &bare,
+                "--path",
+                "stacks",
+                "--against",
+                &data_s,
+            ],
+        )
+    };
+    let plan = plan_against();
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     assert!(
         plan.stdout
@@ -148,21 +151,8 @@ fn pushes_are_applied_broken_commits_rejected_and_fixes_applied() {
     // Stop the manager so the next push stays unapplied, as a pull request would be.
     drop(manager);
     repo.write("stacks/blog.yml", "services:\n  app:\n    image: ghost:5\n");
-    git(&repo.work, &["add", "-A"]);
-    git(&repo.work, &["commit", "-qm", "add blog"]);
-    git(&repo.work, &["push", "-q", "origin", "main"]);
-    let plan = reconciler(
-        dir.path(),
-        &[
-            "plan",
-            "--repo",
-            &bare,
-            "--path",
-            "stacks",
-            "--against",
-            &data_s,
-        ],
-    );
+    repo.commit_and_push("add blog");
+    let plan = plan_against();
     assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
     assert!(
         plan.stdout.contains("+ service blog_app"),
