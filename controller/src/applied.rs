@@ -15,6 +15,9 @@ pub use crate::raft::revision::{
 /// Errors reading or writing the record.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The replicated store refused or could not commit the record.
+    #[error("cannot record the revision in the cluster state: {0}")]
+    Replicated(String),
     /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -33,6 +36,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl Error {
+    /// A failure of the replicated store behind [`Store`] (no quorum, not leading, …).
+    pub fn replicated(detail: impl Into<String>) -> Self {
+        Error::Replicated(detail.into())
+    }
 }
 
 /// Where the record lives.

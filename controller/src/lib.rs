@@ -12,12 +12,14 @@
 //! - [`syncer`]: the loop around `sync`: wake, fetch, evaluate, decide, record.
 //! - [`applied`]: the applied revision, rejections and history, persisted.
 //! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
+//! - [`cluster`]: a node at run time — init, join, heartbeats, membership, admin API.
 //! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
 //! - [`secret`]: a string type for tokens and keys that never prints itself.
 //! - [`cli`]: the subcommands (`lint`, `config`, `schema`) and their exit codes.
 
 pub mod applied;
 pub mod cli;
+pub mod cluster;
 pub mod desired;
 pub mod diff;
 pub mod discover;

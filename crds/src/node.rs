@@ -78,6 +78,10 @@ pub struct NodeDescription {
     /// Engine labels (`engine.labels.*` in constraints).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub engine_labels: BTreeMap<String, String>,
+    /// The Raft member id this node votes with while it is a manager (allocated at join, so a
+    /// promoted worker needs no new identity).
+    #[serde(default)]
+    pub raft_id: u64,
 }
 
 /// Observed state of a node.

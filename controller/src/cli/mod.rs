@@ -3,13 +3,18 @@
 //! Exit codes are part of the interface: 0 success, 1 findings (or changes, for `plan`), 2
 //! usage or IO errors.
 
+pub mod api_args;
 pub mod config;
+pub mod join;
+pub mod leave;
 pub mod lint;
+pub mod node;
 pub mod plan;
 pub mod run;
 pub mod schema;
 pub mod source_args;
 pub mod status;
+pub mod token;
 
 use std::process::ExitCode;
 
@@ -49,6 +54,14 @@ pub enum Command {
     Status(status::Args),
     /// Write (or check) the JSON Schemas of the stack file and the cluster resources.
     Schema(schema::Args),
+    /// Join a cluster as a worker or manager, then run as its node.
+    Join(Box<join::JoinArgs>),
+    /// Show or rotate the join tokens.
+    Token(token::Args),
+    /// List, inspect, update, promote, demote or remove nodes.
+    Node(node::Args),
+    /// Remove this node from its cluster.
+    Leave(leave::Args),
 }
 
 /// Run a parsed command line.
@@ -59,10 +72,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Plan(args)) => plan::run(&args),
         Some(Command::Status(args)) => status::run(&args),
         Some(Command::Schema(args)) => schema::run(&args),
-        None if cli.run.source.repo.is_none() && cli.run.source.watch.is_none() => {
+        Some(Command::Join(args)) => join::run(&args),
+        Some(Command::Token(args)) => token::run(&args),
+        Some(Command::Node(args)) => node::run(&args),
+        Some(Command::Leave(args)) => leave::run(&args),
+        None if cli.run.source.repo.is_none()
+            && cli.run.source.watch.is_none()
+            && !is_member(&cli.run) =>
+        {
             let _ = Cli::command().print_help();
             eprintln!(
-                "\nerror: say where the stacks are: --repo <URL|PATH> or --watch <DIR>, or give a subcommand"
+                "\nerror: say where the stacks are: --repo <URL|PATH> or --watch <DIR>, or give a \
+                 subcommand (a node that already belongs to a cluster restarts without either)"
             );
             EXIT_USAGE
         }
@@ -71,7 +92,26 @@ pub fn run(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Whether the data directory of `args` belongs to a cluster node (which may restart without a
+/// source).
+fn is_member(args: &run::Args) -> bool {
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(source_args::default_data_dir);
+    dir.join(crate::cluster::layout::NODE_FILE).exists()
+}
+
 /// Whether to colour human output written to a stream.
 pub fn use_color(stream_is_terminal: bool) -> bool {
     stream_is_terminal && std::env::var_os("NO_COLOR").is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::source_args::SourceArgs;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, use_color};
-use crate::applied::{FileStore, Store};
+use crate::cluster::api::{Read, STATUS_PATH, StatusView};
+use crate::cluster::client::ApiClient;
 use crate::desired;
 use crate::sync::{self, Decision, Options};
 
@@ -18,8 +19,8 @@ pub struct Args {
     /// Where desired state comes from.
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Compare with the state applied by the manager using this data directory (default: an
-    /// empty cluster, so everything shows as created).
+    /// Compare with the state applied by the cluster of the manager using this data directory
+    /// (it must be running; default: an empty cluster, so everything shows as created).
     #[arg(long, value_name = "DATA_DIR")]
     pub against: Option<PathBuf>,
     /// Print the plan as JSON.
@@ -54,10 +55,7 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
         .ok_or("the source returned no revision")?;
     let applied = match &args.against {
         Some(dir) => desired::DesiredState {
-            stacks: FileStore::in_data_dir(dir)
-                .load()
-                .map_err(|e| e.to_string())?
-                .applied_stacks(),
+            stacks: applied_record(dir)?.applied_stacks(),
         },
         None => Default::default(),
     };
@@ -114,6 +112,15 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
     } else {
         EXIT_FINDINGS
     })
+}
+
+/// The revision record of the cluster whose manager uses `data_dir`, asked of that manager.
+fn applied_record(data_dir: &Path) -> Result<crate::applied::Record, String> {
+    super::api_args::block_on(async {
+        let client = ApiClient::new(data_dir, None).map_err(|e| e.to_string())?;
+        let read: Read<StatusView> = client.get(STATUS_PATH).await.map_err(|e| e.to_string())?;
+        Ok(read.data.record)
+    })?
 }
 
 fn short(id: &str) -> &str {

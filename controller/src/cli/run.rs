@@ -10,7 +10,9 @@ use tracing::{error, info};
 
 use super::source_args::{self, SourceArgs};
 use super::{EXIT_OK, EXIT_USAGE};
-use crate::applied::FileStore;
+use crate::cluster::liveness::Timing;
+use crate::cluster::record::RaftRecordStore;
+use crate::cluster::runtime::{self, Exit, JoinTarget};
 use crate::source::webhook::{self, Secret, Secrets, WebhookState};
 use crate::source::{Wake, WakeReason, watch};
 use crate::sync::Options;
@@ -46,6 +48,83 @@ pub struct Args {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Node settings.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// How this node takes part in the cluster.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    /// Where a manager serves Raft, node sessions and the admin API.
+    #[arg(
+        long,
+        env = "RECONCILER_LISTEN_ADDR",
+        default_value = "0.0.0.0:7420",
+        value_name = "IP:PORT"
+    )]
+    pub listen_addr: SocketAddr,
+    /// The address other nodes reach this one on (IP, or ip:port behind NAT) [default: the listen
+    /// IP, or the host's outbound IP when listening on all addresses].
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub advertise_addr: Option<String>,
+    /// Hostname to report to the cluster [default: the host's].
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Node label for a new node (`key=value`), repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = super::node::parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// How often nodes heartbeat the leader.
+    #[arg(long, default_value = "1s", value_parser = parse_period)]
+    pub heartbeat_period: Duration,
+    /// Missed heartbeats before a node is declared down.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub heartbeat_misses: u32,
+    /// Raft election timeout (the range is this to twice this); a leader's failure is noticed
+    /// within it.
+    #[arg(long, default_value = "300ms", value_parser = parse_election_timeout)]
+    pub election_timeout: Duration,
+}
+
+impl NodeArgs {
+    /// Runtime options for a node with its files in `data_dir`.
+    pub fn options(&self, data_dir: PathBuf) -> runtime::Options {
+        let election_ms = self.election_timeout.as_millis() as u64;
+        runtime::Options {
+            data_dir,
+            listen_addr: self.listen_addr,
+            advertise_addr: self.advertise_addr.clone(),
+            hostname: self.hostname.clone(),
+            labels: self.labels.iter().cloned().collect(),
+            timing: Timing {
+                period: self.heartbeat_period,
+                misses: self.heartbeat_misses,
+            },
+            raft: crate::raft::Config {
+                heartbeat_ms: (election_ms / 3).max(10),
+                election_timeout_ms: (election_ms, election_ms * 2),
+                ..crate::raft::Config::default()
+            },
+        }
+    }
+}
+
+/// Parses a heartbeat period (100ms to 1m).
+pub fn parse_period(s: &str) -> Result<Duration, String> {
+    let d = crds::units::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(100) || d > Duration::from_secs(60) {
+        return Err("the heartbeat period must be between 100ms and 1m".to_owned());
+    }
+    Ok(d)
+}
+
+/// Parses an election timeout (50ms to 10s).
+pub fn parse_election_timeout(s: &str) -> Result<Duration, String> {
+    let d = crds::units::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(50) || d > Duration::from_secs(10) {
+        return Err("the election timeout must be between 50ms and 10s".to_owned());
+    }
+    Ok(d)
 }
 
 /// Log output formats.
@@ -68,7 +147,8 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECONCILER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // openraft narrates every election at info; its warnings are what operators need.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     // Colour only for a terminal: logs redirected to files or journald stay plain text.
     let ansi = super::use_color(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let builder = tracing_subscriber::fmt()
@@ -99,6 +179,11 @@ fn webhook_secrets() -> Secrets {
 
 /// Run the manager until interrupted.
 pub fn run(args: &Args) -> u8 {
+    run_node(args, None)
+}
+
+/// Run this node (joining `join` first when given) until interrupted.
+pub fn run_node(args: &Args, join: Option<JoinTarget>) -> u8 {
     init_logging(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -110,10 +195,12 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(serve(args, join)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            error!("{e}");
+            if args.log_format == LogFormat::Json {
+                error!("{e}");
+            }
             eprintln!("error: {e}");
             EXIT_USAGE
         }
@@ -132,20 +219,97 @@ enum StartError {
     #[error("cannot listen for webhooks on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
     #[error(transparent)]
-    Record(#[from] crate::applied::Error),
+    Node(#[from] runtime::Error),
     #[error("opening the source failed unexpectedly: {0}")]
     Task(tokio::task::JoinError),
 }
 
-async fn serve(args: &Args) -> Result<(), StartError> {
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve(args: &Args, mut join: Option<JoinTarget>) -> Result<(), StartError> {
     let data_dir = args
         .data_dir
         .clone()
         .unwrap_or_else(source_args::default_data_dir);
     std::fs::create_dir_all(&data_dir).map_err(|e| StartError::DataDir(data_dir.clone(), e))?;
+    let store = RaftRecordStore::default();
+    let (leading_tx, leading_rx) = tokio::sync::watch::channel(false);
+    let _source = if args.source.repo.is_some() || args.source.watch.is_some() {
+        Some(start_syncer(args, &data_dir, store.clone(), leading_rx).await?)
+    } else {
+        None
+    };
+    let options = args.node.options(data_dir.clone());
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let running = runtime::start(&options, join.take().as_ref()).await?;
+        store.set(running.manager.clone());
+        let mut leading = running.leading.clone();
+        let forward = leading_tx.clone();
+        let follow = tokio::spawn(async move {
+            loop {
+                let _ = forward.send(*leading.borrow_and_update());
+                if leading.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        info!(data_dir = %data_dir.display(), node = %running.config.node_id, "node started");
+        let exit = running.wait(&mut shutdown).await;
+        follow.abort();
+        let _ = leading_tx.send(false);
+        store.set(None);
+        match exit? {
+            Exit::Restart => continue,
+            Exit::Stopped => {
+                info!("stopped");
+                return Ok(());
+            }
+            Exit::Removed => {
+                eprintln!("this node was removed from the cluster; it has forgotten the cluster");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// What keeps the source alive while the node runs.
+struct SourceHandles {
+    _watch: Option<watch::Watch>,
+}
+
+/// Opens the source and starts the sync loop; it acts only while this node leads.
+async fn start_syncer(
+    args: &Args,
+    data_dir: &std::path::Path,
+    store: RaftRecordStore,
+    mut leading: tokio::sync::watch::Receiver<bool>,
+) -> Result<SourceHandles, StartError> {
     let opened = {
         let source = args.source.clone();
-        let dir = data_dir.clone();
+        let dir = data_dir.to_owned();
         tokio::task::spawn_blocking(move || source.open(&dir))
             .await
             .map_err(StartError::Task)??
@@ -154,16 +318,39 @@ async fn serve(args: &Args) -> Result<(), StartError> {
         allow_empty: args.allow_empty,
         prune: args.prune,
     };
-    let store = Arc::new(FileStore::in_data_dir(&data_dir));
-    // A damaged record must stop start-up, not be mistaken for an empty cluster.
-    crate::applied::Store::load(store.as_ref())?;
-    let syncer = Syncer::new(opened.source, store, options, args.source.root_name());
-    let (tx, rx) = mpsc::channel::<Wake>(1);
-    let _ = tx.try_send(Wake {
-        reason: WakeReason::Start,
-        at: Instant::now(),
+    let syncer = Syncer::new(
+        opened.source,
+        Arc::new(store),
+        options,
+        args.source.root_name(),
+    );
+    // Wakes from every trigger go through a gate that drops them unless this node leads; a
+    // node that becomes leader syncs at once.
+    let (tx, mut raw) = mpsc::channel::<Wake>(1);
+    let (gated_tx, gated) = mpsc::channel::<Wake>(1);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                wake = raw.recv() => match wake {
+                    Some(wake) if *leading.borrow() => { let _ = gated_tx.try_send(wake); }
+                    Some(_) => {}
+                    None => return,
+                },
+                changed = leading.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if *leading.borrow_and_update() {
+                        let _ = gated_tx.try_send(Wake {
+                            reason: WakeReason::Start,
+                            at: Instant::now(),
+                        });
+                    }
+                }
+            }
+        }
     });
-    let _watch = match (&opened.watch_dir, &opened.refs_dir) {
+    let watcher = match (&opened.watch_dir, &opened.refs_dir) {
         (Some(dir), _) => Some(watch::watch_directory(
             dir,
             Duration::from_millis(200),
@@ -176,12 +363,8 @@ async fn serve(args: &Args) -> Result<(), StartError> {
     if let Some(addr) = args.webhook_listen {
         start_webhook(addr, args.source.branch.clone(), tx.clone()).await?;
     }
-    info!(data_dir = %data_dir.display(), "manager started");
-    tokio::select! {
-        () = syncer.run(rx) => {}
-        _ = tokio::signal::ctrl_c() => info!("interrupted; stopping"),
-    }
-    Ok(())
+    tokio::spawn(syncer.run(gated));
+    Ok(SourceHandles { _watch: watcher })
 }
 
 async fn start_webhook(

@@ -1,18 +1,18 @@
-//! `reconciler status`: the applied revision, the stacks, and any rejected revision with its errors.
+//! `reconciler status`: the applied revision, the stacks, any rejected revision with its
+//! errors, and the cluster's leader, asked of a manager.
 
-use std::path::PathBuf;
-
-use super::source_args::default_data_dir;
+use super::api_args::{ApiArgs, block_on, warn_if_stale};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::applied::{FileStore, Record, Refusal, Store};
+use crate::applied::{Record, Refusal};
+use crate::cluster::api::{Read, STATUS_PATH, StatusView};
 
 /// Arguments of `status`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The manager's data directory [env: RECONCILER_DATA_DIR].
-    #[arg(long, env = "RECONCILER_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Print JSON.
+    /// Manager and identity.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Print JSON: the revision record with a `cluster` object.
     #[arg(long)]
     pub json: bool,
 }
@@ -20,28 +20,62 @@ pub struct Args {
 /// Run `status`: exit 0 when the newest revision is applied, 1 when it was rejected or refused,
 /// 2 when there is no state to read.
 pub fn run(args: &Args) -> u8 {
-    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    let record = match FileStore::in_data_dir(&dir).load() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
+    let read = block_on(async {
+        let client = args.api.client().map_err(|e| e.to_string())?;
+        client
+            .get::<Read<StatusView>>(STATUS_PATH)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .and_then(|r| r);
+    let read = match read {
+        Ok(read) => read,
+        Err(message) => {
+            eprintln!("error: {message}");
             return EXIT_USAGE;
         }
     };
+    warn_if_stale(read.possibly_stale, &read.answered_by);
+    let view = read.data;
+    let record = &view.record;
     if record.last_seen.is_none() {
         eprintln!(
-            "error: no revision has been seen yet in {} (is the manager running with this --data-dir?)",
-            dir.display()
+            "error: the cluster has not seen a revision yet (does the leader follow a source? \
+             start it with --repo or --watch)"
         );
         return EXIT_USAGE;
     }
     if args.json {
+        let mut json = serde_json::to_value(record).unwrap_or_default();
+        if let Some(object) = json.as_object_mut() {
+            object.insert(
+                "cluster".to_owned(),
+                serde_json::json!({
+                    "id": view.cluster_id,
+                    "leader": view.leader,
+                    "term": view.term,
+                    "managers": view.managers,
+                    "nodes": view.nodes.0,
+                    "nodes_ready": view.nodes.1,
+                    "answered_by": read.answered_by,
+                    "possibly_stale": read.possibly_stale,
+                }),
+            );
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&record).unwrap_or_default()
+            serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     } else {
-        print!("{}", render(&record));
+        print!("{}", render(record));
+        println!(
+            "\nCluster {}: {} managers, {}/{} nodes ready, leader {}",
+            view.cluster_id,
+            view.managers,
+            view.nodes.1,
+            view.nodes.0,
+            view.leader.as_deref().unwrap_or("none (no quorum)")
+        );
     }
     if record.rejected.is_some() {
         EXIT_FINDINGS

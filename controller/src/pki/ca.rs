@@ -110,7 +110,7 @@ impl fmt::Debug for CaCert {
 }
 
 /// The cluster CA's certificate and private key, both PEM. The key never shows in `Debug`.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaPem {
     /// The CA certificate.
     pub cert_pem: String,

@@ -43,7 +43,7 @@ pub enum Error {
     /// The text does not start with `RCNTKN-`.
     #[error(
         "not a reconciler join token: it must start with \"{TOKEN_PREFIX}-\"; copy the whole \
-         token printed by `reconciler join-token worker` (or `manager`)"
+         token printed by `reconciler token show worker` (or `manager`)"
     )]
     WrongPrefix,
 
@@ -106,7 +106,7 @@ pub enum Error {
     /// The checksum does not match the rest of the token: a typo.
     #[error(
         "the join token has a typo: its checksum does not match the rest of it; copy it again \
-         from `reconciler join-token worker` (or `manager`)"
+         from `reconciler token show worker` (or `manager`)"
     )]
     ChecksumMismatch,
 
@@ -129,7 +129,7 @@ pub enum Error {
     /// The secret does not match the current token for the role: rotated, or never issued.
     #[error(
         "the {name} join token is not valid: it was rotated or never issued by this cluster; \
-         ask an operator for the current one (`reconciler join-token {name}`)",
+         ask an operator for the current one (`reconciler token show {name}`)",
         name = role_name(.role)
     )]
     Rejected {
@@ -139,7 +139,7 @@ pub enum Error {
 }
 
 /// A join token; see the [module docs](self) for the format.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct JoinToken {
     ca_fingerprint: [u8; 32],
     role: NodeRole,
@@ -252,7 +252,7 @@ pub(crate) fn from_parts(ca_fingerprint: [u8; 32], role: NodeRole, secret: [u8; 
 }
 
 /// The current worker and manager tokens of a cluster (replicated with the cluster state).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenStore {
     worker: JoinToken,
     manager: JoinToken,

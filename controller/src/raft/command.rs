@@ -6,11 +6,15 @@
 //!
 //! [`ClusterState::apply`]: crate::raft::state::ClusterState::apply
 
-use crds::node::{Node, NodeState};
+use std::collections::BTreeMap;
+
+use crds::node::{Availability, Node, NodeDescription, NodeRole, NodeState};
 use crds::service::Service;
 use crds::task::{Task, TaskStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::pki::TokenStore;
+use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::revision::RevisionRecord;
 use crate::raft::state::Key;
 
@@ -21,6 +25,35 @@ use crate::raft::state::Key;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    /// Set the cluster's identity, CA and tokens: the first command of every cluster. Rejected
+    /// when the cluster already has an identity (a second init must never replace the CA).
+    InitCluster {
+        /// Identity and secrets.
+        cluster: ClusterInfo,
+    },
+    /// Replace the join tokens (after a rotation, which happens on the proposer).
+    SetTokens {
+        /// The tokens now accepted.
+        tokens: TokenStore,
+    },
+    /// Change what an operator controls on a node; fields left empty stay as they are.
+    UpdateNode {
+        /// Node id.
+        id: String,
+        /// The change.
+        update: NodeUpdate,
+        /// Leader time of the proposal (ms since the epoch).
+        at_ms: u64,
+    },
+    /// Replace what a node reports about itself (sent when it changes, not every heartbeat).
+    SetNodeDescription {
+        /// Node id.
+        id: String,
+        /// The new description; its `raft_id` is kept from the stored node.
+        description: NodeDescription,
+        /// Leader time of the proposal (ms since the epoch).
+        at_ms: u64,
+    },
     /// Replace the revision record (applied revision, rejection, history).
     RecordRevision {
         /// The new record; its history is trimmed to [`HISTORY`](crate::raft::revision::HISTORY).
@@ -84,6 +117,30 @@ pub enum Command {
     },
 }
 
+/// An operator's change to a node (`reconciler node update|promote|demote`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NodeUpdate {
+    /// New availability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<Availability>,
+    /// New role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<NodeRole>,
+    /// Labels to add or overwrite.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels_add: BTreeMap<String, String>,
+    /// Labels to remove (applied before `labels_add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels_rm: Vec<String>,
+}
+
+impl NodeUpdate {
+    /// Whether the update asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == NodeUpdate::default()
+    }
+}
+
 /// The result of applying one log entry, returned to the proposer by `client_write`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -111,6 +168,10 @@ impl Command {
     pub fn keys(&self) -> Vec<Key> {
         match self {
             Command::RecordRevision { .. } => vec![Key::Revisions],
+            Command::InitCluster { .. } | Command::SetTokens { .. } => vec![Key::Cluster],
+            Command::UpdateNode { id, .. } | Command::SetNodeDescription { id, .. } => {
+                vec![Key::Node(id.clone())]
+            }
             Command::UpsertNode { node, .. } => vec![Key::Node(node.meta.id.clone())],
             Command::RemoveNode { id } | Command::SetNodeState { id, .. } => {
                 vec![Key::Node(id.clone())]

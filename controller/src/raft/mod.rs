@@ -12,6 +12,7 @@
 //! # Layout
 //! - [`command`]: [`Command`], every replicated write, and its [`Response`].
 //! - [`state`]: [`ClusterState`] and the pure, deterministic [`ClusterState::apply`].
+//! - [`cluster_info`]: the cluster's identity, CA and join tokens (managers only).
 //! - [`revision`]: the revision record (applied, rejected, history) kept in the state.
 //! - [`log_store`]: the Raft log, vote and committed pointer ([`LogStore`]).
 //! - [`state_machine`]: applied state, membership and snapshots ([`StateMachineStore`]);
@@ -19,6 +20,7 @@
 //! - [`network`]: Raft RPC between managers: HTTPS with mutual TLS, managers only.
 //! - `db`: the shared redb file: tables, JSON values, blocking IO off the async threads.
 
+pub mod cluster_info;
 pub mod command;
 mod db;
 pub mod log_store;
@@ -49,6 +51,9 @@ pub type Raft = openraft::Raft<TypeConfig>;
 
 /// Raft node id.
 pub type NodeId = u64;
+
+/// File name of the replicated store inside the data directory.
+pub const DB_FILE_NAME: &str = db::FILE_NAME;
 
 /// Errors opening or reading the replicated store.
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +181,7 @@ pub fn open_store(data_dir: &Path) -> Result<(LogStore, StateMachineStore), Erro
         path: data_dir.to_owned(),
         source,
     })?;
-    let path = data_dir.join(db::FILE_NAME);
+    let path = data_dir.join(DB_FILE_NAME);
     let db = Arc::new(db::Db::open(&path)?);
     let log = LogStore::open(db.clone())?;
     let sm = StateMachineStore::open(db)?;

@@ -17,12 +17,14 @@
 use std::collections::BTreeMap;
 
 use crds::meta::ObjectMeta;
-use crds::node::{Node, NodeState};
+use crds::node::{Node, NodeDescription, NodeState};
 use crds::service::Service;
 use crds::task::{Task, TaskState, TaskStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::raft::command::{Command, Response};
+use crate::pki::TokenStore;
+use crate::raft::cluster_info::ClusterInfo;
+use crate::raft::command::{Command, NodeUpdate, Response};
 use crate::raft::revision::RevisionRecord;
 
 /// Everything the managers replicate.
@@ -42,6 +44,9 @@ pub struct ClusterState {
     /// Applied and rejected revisions and their history.
     #[serde(default)]
     pub revisions: RevisionRecord,
+    /// Identity, CA and join tokens; `None` until the first manager initialises the cluster.
+    #[serde(default)]
+    pub cluster: Option<ClusterInfo>,
 }
 
 /// One stored object of [`ClusterState`] (the unit the state machine persists).
@@ -55,6 +60,8 @@ pub enum Key {
     Task(String),
     /// The revision record.
     Revisions,
+    /// The cluster identity and secrets.
+    Cluster,
 }
 
 /// What a command stamps on the objects it changes.
@@ -120,6 +127,16 @@ impl ClusterState {
         };
         let outcome = match cmd {
             Command::RecordRevision { record } => Ok(self.record_revision(record)),
+            Command::InitCluster { cluster } => self.init_cluster(cluster),
+            Command::SetTokens { tokens } => self.set_tokens(tokens),
+            Command::UpdateNode { id, update, at_ms } => {
+                self.update_node(id, update, stamp(*at_ms))
+            }
+            Command::SetNodeDescription {
+                id,
+                description,
+                at_ms,
+            } => self.set_node_description(id, description, stamp(*at_ms)),
             Command::UpsertNode { node, at_ms } => self.upsert_node(node, stamp(*at_ms)),
             Command::RemoveNode { id } => Ok(Effect::changed(self.nodes.remove(id).is_some())),
             Command::SetNodeState {
@@ -158,6 +175,75 @@ impl ClusterState {
         }
         self.revisions = record;
         Effect::changed(true)
+    }
+
+    fn init_cluster(&mut self, cluster: &ClusterInfo) -> Result<Effect, String> {
+        match &self.cluster {
+            None => {
+                self.cluster = Some(cluster.clone());
+                Ok(Effect::changed(true))
+            }
+            // Replaying the same init (a retried proposal) is harmless.
+            Some(current) if current == cluster => Ok(Effect::default()),
+            Some(current) => Err(format!(
+                "the cluster is already initialised as {}; it cannot be initialised again",
+                current.id
+            )),
+        }
+    }
+
+    fn set_tokens(&mut self, tokens: &TokenStore) -> Result<Effect, String> {
+        let cluster = self
+            .cluster
+            .as_mut()
+            .ok_or("the cluster is not initialised yet")?;
+        if cluster.tokens == *tokens {
+            return Ok(Effect::default());
+        }
+        cluster.tokens = tokens.clone();
+        Ok(Effect::changed(true))
+    }
+
+    fn update_node(
+        &mut self,
+        id: &str,
+        update: &NodeUpdate,
+        stamp: Stamp,
+    ) -> Result<Effect, String> {
+        let node = self
+            .nodes
+            .get(id)
+            .ok_or_else(|| format!("node {id:?} is unknown"))?;
+        let mut changed = node.clone();
+        if let Some(availability) = update.availability {
+            changed.spec.availability = availability;
+        }
+        if let Some(role) = update.role {
+            changed.spec.role = role;
+        }
+        for key in &update.labels_rm {
+            changed.spec.labels.remove(key);
+        }
+        changed.spec.labels.extend(update.labels_add.clone());
+        Ok(Effect::changed(upsert(&mut self.nodes, changed, stamp)))
+    }
+
+    fn set_node_description(
+        &mut self,
+        id: &str,
+        description: &NodeDescription,
+        stamp: Stamp,
+    ) -> Result<Effect, String> {
+        let node = self
+            .nodes
+            .get(id)
+            .ok_or_else(|| format!("node {id:?} is unknown"))?;
+        let mut changed = node.clone();
+        changed.description = NodeDescription {
+            raft_id: node.description.raft_id,
+            ..description.clone()
+        };
+        Ok(Effect::changed(upsert(&mut self.nodes, changed, stamp)))
     }
 
     fn upsert_node(&mut self, node: &Node, stamp: Stamp) -> Result<Effect, String> {

@@ -46,6 +46,8 @@ const LAST_APPLIED: &str = "last_applied";
 const MEMBERSHIP: &str = "membership";
 const VERSION: &str = "version";
 const REVISIONS: &str = "revisions";
+/// `sm_meta` key of the cluster identity and secrets.
+const CLUSTER: &str = "cluster";
 
 /// `sm_snapshot` keys.
 const SNAPSHOT_META: &str = "meta";
@@ -177,6 +179,7 @@ fn load(db: &Db) -> Result<Applied, Error> {
         services: load_table(db, SERVICES)?,
         tasks: load_table(db, TASKS)?,
         revisions: db.get(SM_META, REVISIONS)?.unwrap_or_default(),
+        cluster: db.get(SM_META, CLUSTER)?.unwrap_or_default(),
     };
     Ok(Applied {
         last_applied: db.get::<Option<_>>(SM_META, LAST_APPLIED)?.flatten(),
@@ -222,6 +225,10 @@ impl Changes {
                 self.meta.push((REVISIONS, json(&state.revisions)?));
                 return Ok(());
             }
+            Key::Cluster => {
+                self.meta.push((CLUSTER, json(&state.cluster)?));
+                return Ok(());
+            }
         };
         self.objects.push((table, id.clone(), value));
         Ok(())
@@ -246,7 +253,7 @@ impl Changes {
         let keys = (state.nodes.keys().cloned().map(Key::Node))
             .chain(state.services.keys().cloned().map(Key::Service))
             .chain(state.tasks.keys().cloned().map(Key::Task))
-            .chain([Key::Revisions]);
+            .chain([Key::Revisions, Key::Cluster]);
         for key in keys {
             changes.object(state, &key)?;
         }

@@ -1,0 +1,34 @@
+use super::*;
+
+#[test]
+fn node_ids_are_dns_labels_and_distinct() {
+    let a = new_node_id();
+    let b = new_node_id();
+    assert_eq!(a.len(), 25);
+    assert_ne!(a, b);
+    crate::pki::identity::validate_node_id(&a).expect("a DNS label");
+}
+
+#[test]
+fn raft_ids_are_stable_nonzero_and_json_safe() {
+    let id = raft_id_for("abc");
+    assert_eq!(id, raft_id_for("abc"));
+    assert_ne!(id, raft_id_for("abd"));
+    assert!(id > 0 && id < (1 << 53));
+}
+
+#[test]
+fn only_even_manager_counts_warn() {
+    assert_eq!(even_managers_warning(1), None);
+    assert_eq!(even_managers_warning(3), None);
+    let warning = even_managers_warning(4).expect("warns");
+    assert!(warning.contains("4 managers"), "{warning}");
+    assert!(warning.contains("1, 3, 5 or 7"), "{warning}");
+}
+
+#[test]
+fn addresses_give_their_ip() {
+    assert_eq!(ip_of("10.0.0.2:7420").to_string(), "10.0.0.2");
+    assert_eq!(ip_of("10.0.0.3").to_string(), "10.0.0.3");
+    assert_eq!(ip_of("junk").to_string(), "127.0.0.1");
+}

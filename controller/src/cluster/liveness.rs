@@ -1,0 +1,119 @@
+//! Which nodes are down: a pure record of heartbeats kept by the leader.
+//!
+//! Heartbeats are not replicated (they would fill the log); only transitions are
+//! (`Command::SetNodeState`). A node is down when it has been silent for `period × misses`.
+//! A new leader knows no sightings yet, so every node is given a grace period from the moment
+//! leadership started: nodes that were heartbeating to the old leader need time to find the new
+//! one, and must not be declared down (and their tasks moved) because of a failover.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crds::node::NodeState;
+
+/// Heartbeat timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How often nodes heartbeat.
+    pub period: Duration,
+    /// Missed heartbeats before a node is down.
+    pub misses: u32,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            period: Duration::from_secs(1),
+            misses: 3,
+        }
+    }
+}
+
+impl Timing {
+    /// Silence after which a node is down.
+    pub fn timeout(&self) -> Duration {
+        self.period * self.misses
+    }
+
+    /// Extra time nodes get after a leader change before silence counts.
+    pub fn grace(&self) -> Duration {
+        self.timeout()
+    }
+}
+
+/// A node found silent for too long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    /// Node id.
+    pub node_id: String,
+    /// How long it has been silent (since leadership started, for a node not yet heard from).
+    pub silent_for: Duration,
+}
+
+/// The leader's sightings.
+#[derive(Debug, Clone)]
+pub struct Liveness {
+    timing: Timing,
+    leading_since: Instant,
+    last_seen: HashMap<String, Instant>,
+}
+
+impl Liveness {
+    /// Sightings of a leader that took over at `now`.
+    pub fn new(timing: Timing, now: Instant) -> Self {
+        Liveness {
+            timing,
+            leading_since: now,
+            last_seen: HashMap::new(),
+        }
+    }
+
+    /// The timing in force.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// A heartbeat from `node_id` arrived at `now`.
+    pub fn seen(&mut self, node_id: &str, now: Instant) {
+        match self.last_seen.get_mut(node_id) {
+            Some(at) => *at = (*at).max(now),
+            None => {
+                self.last_seen.insert(node_id.to_owned(), now);
+            }
+        }
+    }
+
+    /// Forget a removed node.
+    pub fn forget(&mut self, node_id: &str) {
+        self.last_seen.remove(node_id);
+    }
+
+    /// Nodes among `nodes` (`(id, stored state)`) that are not yet marked down but have been
+    /// silent longer than the timeout at `now`.
+    pub fn overdue<'a>(
+        &self,
+        nodes: impl IntoIterator<Item = (&'a str, NodeState)>,
+        now: Instant,
+    ) -> Vec<Overdue> {
+        let timeout = self.timing.timeout();
+        let baseline = self.leading_since + self.timing.grace();
+        nodes
+            .into_iter()
+            .filter(|(_, state)| *state != NodeState::Down)
+            .filter_map(|(id, _)| {
+                let (since, deadline) = match self.last_seen.get(id) {
+                    Some(seen) => (*seen, *seen + timeout),
+                    None => (self.leading_since, baseline + timeout),
+                };
+                (now > deadline).then(|| Overdue {
+                    node_id: id.to_owned(),
+                    silent_for: now.saturating_duration_since(since),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[path = "liveness_test.rs"]
+mod tests;

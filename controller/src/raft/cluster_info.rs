@@ -1,0 +1,22 @@
+//! The cluster's identity and secrets, replicated to managers only (Raft runs on managers).
+//!
+//! Like SwarmKit's root CA object, the CA key lives in the replicated state so that whichever
+//! manager answers a join can issue the joiner's certificate, and a new leader can go on issuing
+//! after a failover. Workers never see it: they do not take part in Raft.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pki::{CaPem, TokenStore};
+
+/// Identity, CA and join tokens of the cluster; set once by the first manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// The cluster id (the CA certificate's subject O).
+    pub id: String,
+    /// The cluster CA certificate and key (the key never shows in `Debug`).
+    pub ca: CaPem,
+    /// The join tokens currently accepted.
+    pub tokens: TokenStore,
+    /// When the cluster was created (ms since the epoch).
+    pub created_at_ms: u64,
+}
