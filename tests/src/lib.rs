@@ -6,9 +6,13 @@
 //! - [`Process`]: a long-running `reconciler` (a manager) that is killed when dropped.
 //! - [`wait_until`]: poll a condition with a deadline, failing with what was last seen.
 //! - [`GitRepo`]: a bare repository plus a work clone to commit and push from.
+//! - [`cluster`]: clusters of several real processes on 127.0.0.x.
 //!
 //! Tests live in `tests/tests/tNN_*.rs`, numbered by layer: `t1x` CLI, later `t2x` single-node
-//! clusters, `t5x` Docker end to end, `t8x` chaos.
+//! clusters, `t3x` multi-node clusters, `t5x` Docker end to end, `t8x`
+//! chaos.
+
+pub mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -98,7 +102,9 @@ impl Process {
             .args(args)
             .current_dir(dir)
             .env("NO_COLOR", "1")
-            .env("RECONCILER_LOG", "info")
+            .env("RECONCILER_LOG", "info,openraft=warn")
+            // Tests run in parallel: every manager takes a free port unless a test says where.
+            .env("RECONCILER_LISTEN_ADDR", "127.0.0.1:0")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(file)
@@ -110,6 +116,41 @@ impl Process {
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, like a crash or a pulled plug, and reap it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (a clean stop) and wait up to `timeout` for it to exit; returns its exit code
+    /// (`None` if it had to be killed).
+    pub fn terminate(&mut self, timeout: std::time::Duration) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait_exit(timeout).or_else(|| {
+            self.kill9();
+            None
+        })
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; its exit code, or `None`.
+    pub fn wait_exit(&mut self, timeout: std::time::Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
     }
 }
 

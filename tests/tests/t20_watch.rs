@@ -238,14 +238,14 @@ fn plan_shows_creates_against_an_empty_cluster_and_nothing_once_applied() {
 }
 
 #[test]
-fn a_damaged_record_stops_start_up_instead_of_looking_like_an_empty_cluster() {
+fn a_damaged_identity_stops_start_up_instead_of_looking_like_an_empty_cluster() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stacks = dir.path().join("stacks");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&stacks).expect("mkdir");
     std::fs::create_dir_all(&data).expect("mkdir");
     std::fs::write(stacks.join("web.yml"), WEB).expect("write");
-    std::fs::write(data.join("applied.json"), "{half a rec").expect("write");
+    std::fs::write(data.join("node.json"), "{half a rec").expect("write");
     let run = reconciler(
         dir.path(),
         &[
@@ -253,18 +253,19 @@ fn a_damaged_record_stops_start_up_instead_of_looking_like_an_empty_cluster() {
             &stacks.to_string_lossy(),
             "--data-dir",
             &data.to_string_lossy(),
+            "--listen-addr",
+            "127.0.0.1:0",
         ],
     );
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("applied.json is not a valid applied-state record"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("node.json is corrupt"), "{}", run.stderr);
     assert_eq!(
-        std::fs::read_to_string(data.join("applied.json")).expect("read"),
+        std::fs::read_to_string(data.join("node.json")).expect("read"),
         "{half a rec",
-        "the record must be left as it was"
+        "the file must be left as it was"
+    );
+    assert!(
+        !data.join("raft.redb").exists(),
+        "no new cluster is created over a damaged one"
     );
 }

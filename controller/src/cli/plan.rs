@@ -20,7 +20,7 @@ pub struct Args {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Compare with the state applied by the cluster of the manager using this data directory
-    /// (it must be running; default: an empty cluster, so everything shows as created).
+    /// (running or stopped; default: an empty cluster, so everything shows as created).
     #[arg(long, value_name = "DATA_DIR")]
     pub against: Option<PathBuf>,
     /// Print the plan as JSON.
@@ -114,8 +114,16 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
     })
 }
 
-/// The revision record of the cluster whose manager uses `data_dir`, asked of that manager.
+/// The revision record of the cluster whose manager uses `data_dir`: read from its store when
+/// the manager is stopped, asked of the manager while it runs (and holds the store).
 fn applied_record(data_dir: &Path) -> Result<crate::applied::Record, String> {
+    if data_dir.join(crate::raft::DB_FILE_NAME).exists() {
+        match crate::raft::open_store(data_dir) {
+            Ok((_, sm)) => return Ok(sm.read(|s| s.revisions.clone())),
+            Err(crate::raft::Error::InUse { .. }) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
     super::api_args::block_on(async {
         let client = ApiClient::new(data_dir, None).map_err(|e| e.to_string())?;
         let read: Read<StatusView> = client.get(STATUS_PATH).await.map_err(|e| e.to_string())?;

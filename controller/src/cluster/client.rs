@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crds::node::NodeRole;
-use reqwest::Method;
+pub use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

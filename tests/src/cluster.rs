@@ -1,0 +1,227 @@
+//! Multi-node clusters of real `reconciler` processes on loopback addresses (127.0.0.x), each
+//! node with its own data directory, all sharing one port number on their own IP.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::{Process, Run, reconciler, wait_until};
+
+/// A free TCP port on 127.0.0.1 (other 127.0.0.x addresses have their own port space, so the
+/// same number is almost always free there too).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One node of a test cluster.
+pub struct Node {
+    /// Hostname it reports (`m1`, `w1`, …).
+    pub name: String,
+    /// Its data directory.
+    pub data: PathBuf,
+    /// `127.0.0.x:port` it listens on.
+    pub addr: String,
+    /// The running process, if any.
+    pub process: Option<Process>,
+}
+
+/// Nodes of one cluster and the directory they live in.
+pub struct Cluster {
+    /// Test directory (logs, data directories, stacks).
+    pub dir: PathBuf,
+    /// The port every node listens on.
+    pub port: u16,
+    /// Directory of stacks the managers follow.
+    pub stacks: PathBuf,
+    /// The nodes, in the order they were added.
+    pub nodes: Vec<Node>,
+}
+
+/// Raft and heartbeat timing for tests: the defaults, stated so tests do not depend on them.
+const TIMING: [&str; 6] = [
+    "--election-timeout",
+    "300ms",
+    "--heartbeat-period",
+    "1s",
+    "--heartbeat-misses",
+    "3",
+];
+
+impl Cluster {
+    /// A cluster in `dir` whose managers follow `dir/stacks` (created empty).
+    pub fn new(dir: &Path) -> Cluster {
+        let stacks = dir.join("stacks");
+        std::fs::create_dir_all(&stacks).expect("stacks dir");
+        Cluster {
+            dir: dir.to_owned(),
+            port: free_port(),
+            stacks,
+            nodes: Vec::new(),
+        }
+    }
+
+    fn node_args(&self, name: &str, ip: &str) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "--data-dir".into(),
+            self.dir.join(name).to_string_lossy().into_owned(),
+            "--listen-addr".into(),
+            format!("{ip}:{}", self.port),
+            "--hostname".into(),
+            name.into(),
+            "--watch".into(),
+            self.stacks.to_string_lossy().into_owned(),
+            "--interval".into(),
+            "1h".into(),
+        ];
+        args.extend(TIMING.iter().map(|s| (*s).to_owned()));
+        args
+    }
+
+    /// Initialises the cluster with its first manager `name` on `ip`; waits until it answers.
+    pub fn init(&mut self, name: &str, ip: &str) -> usize {
+        let args = self.node_args(name, ip);
+        self.launch(name, ip, args)
+    }
+
+    /// Joins node `name` on `ip` with `token` through node `via`; waits until the cluster lists
+    /// it as ready.
+    pub fn join(&mut self, name: &str, ip: &str, token: &str, via: usize) -> usize {
+        let mut args = vec![
+            "join".to_owned(),
+            self.nodes[via].addr.clone(),
+            "--token".to_owned(),
+            token.to_owned(),
+        ];
+        args.extend(self.node_args(name, ip));
+        let index = self.launch(name, ip, args);
+        let manager = self.any_running_manager();
+        let name = name.to_owned();
+        wait_until(Duration::from_secs(20), "the joined node to be ready", || {
+            let nodes = self.node_ls(manager)?;
+            nodes
+                .iter()
+                .any(|n| n["description"]["hostname"] == name.as_str() && n["status"]["state"] == "ready")
+                .then_some(())
+                .ok_or_else(|| format!("{nodes:?}"))
+        });
+        index
+    }
+
+    fn launch(&mut self, name: &str, ip: &str, args: Vec<String>) -> usize {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let process = Process::start(&self.dir, name, &refs);
+        self.nodes.push(Node {
+            name: name.to_owned(),
+            data: self.dir.join(name),
+            addr: format!("{ip}:{}", self.port),
+            process: Some(process),
+        });
+        let index = self.nodes.len() - 1;
+        let data = self.nodes[index].data.clone();
+        wait_until(Duration::from_secs(20), "the node's identity on disk", || {
+            data.join("node.json")
+                .exists()
+                .then_some(())
+                .ok_or_else(|| self.nodes[index].log())
+        });
+        index
+    }
+
+    /// Starts node `index` again from its data directory (no join, same address).
+    pub fn restart(&mut self, index: usize) {
+        let ip = self.nodes[index]
+            .addr
+            .split(':')
+            .next()
+            .unwrap_or("127.0.0.1")
+            .to_owned();
+        let name = self.nodes[index].name.clone();
+        let args = self.node_args(&name, &ip);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.nodes[index].process = Some(Process::start(
+            &self.dir,
+            &format!("{name}-restart"),
+            &refs,
+        ));
+    }
+
+    /// SIGKILL node `index`.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut p) = self.nodes[index].process.take() {
+            p.kill9();
+        }
+    }
+
+    /// SIGTERM node `index` and wait for it to exit.
+    pub fn stop(&mut self, index: usize) -> Option<i32> {
+        self.nodes[index]
+            .process
+            .take()
+            .and_then(|mut p| p.terminate(Duration::from_secs(10)))
+    }
+
+    /// `reconciler ARGS… --data-dir <node index>`.
+    pub fn cli(&self, index: usize, args: &[&str]) -> Run {
+        let data = self.nodes[index].data.to_string_lossy().into_owned();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data-dir", &data]);
+        reconciler(&self.dir, &all)
+    }
+
+    /// `node ls --format json` asked of node `index`.
+    pub fn node_ls(&self, index: usize) -> Result<Vec<serde_json::Value>, String> {
+        let run = self.cli(index, &["node", "ls", "--format", "json"]);
+        if run.code != 0 {
+            return Err(run.stderr);
+        }
+        serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))
+    }
+
+    /// The hostname of the leader as node `index` sees it.
+    pub fn leader(&self, index: usize) -> Result<String, String> {
+        let nodes = self.node_ls(index)?;
+        nodes
+            .iter()
+            .find(|n| n["manager_status"] == "leader")
+            .and_then(|n| n["description"]["hostname"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no leader in {nodes:?}"))
+    }
+
+    /// Index of the node called `name`.
+    pub fn index_of(&self, name: &str) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+    }
+
+    /// Index of a node whose process runs and whose data directory is a manager's.
+    pub fn any_running_manager(&self) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| {
+                n.process.is_some()
+                    && std::fs::read_to_string(n.data.join("node.json"))
+                        .map(|t| t.contains("\"manager\""))
+                        .unwrap_or(false)
+            })
+            .expect("a running manager")
+    }
+
+    /// A join token for `role` (`worker` or `manager`), asked of node `index`.
+    pub fn token(&self, index: usize, role: &str) -> String {
+        let run = self.cli(index, &["token", "show", role, "-q"]);
+        assert_eq!(run.code, 0, "token show: {}", run.stderr);
+        run.stdout.trim().to_owned()
+    }
+}
+
+impl Node {
+    /// The current log of its process.
+    pub fn log(&self) -> String {
+        self.process.as_ref().map(Process::log_text).unwrap_or_default()
+    }
+}
