@@ -98,14 +98,21 @@ impl Cluster {
         let index = self.launch(name, ip, args);
         let manager = self.any_running_manager();
         let name = name.to_owned();
-        wait_until(Duration::from_secs(20), "the joined node to be ready", || {
-            let nodes = self.node_ls(manager)?;
-            nodes
-                .iter()
-                .any(|n| n["description"]["hostname"] == name.as_str() && n["status"]["state"] == "ready")
-                .then_some(())
-                .ok_or_else(|| format!("{nodes:?}"))
-        });
+        wait_until(
+            Duration::from_secs(20),
+            "the joined node to be ready",
+            || {
+                let nodes = self.node_ls(manager)?;
+                nodes
+                    .iter()
+                    .any(|n| {
+                        n["description"]["hostname"] == name.as_str()
+                            && n["status"]["state"] == "ready"
+                    })
+                    .then_some(())
+                    .ok_or_else(|| format!("{nodes:?}"))
+            },
+        );
         index
     }
 
@@ -120,12 +127,16 @@ impl Cluster {
         });
         let index = self.nodes.len() - 1;
         let data = self.nodes[index].data.clone();
-        wait_until(Duration::from_secs(20), "the node's identity on disk", || {
-            data.join("node.json")
-                .exists()
-                .then_some(())
-                .ok_or_else(|| self.nodes[index].log())
-        });
+        wait_until(
+            Duration::from_secs(20),
+            "the node's identity on disk",
+            || {
+                data.join("node.json")
+                    .exists()
+                    .then_some(())
+                    .ok_or_else(|| self.nodes[index].log())
+            },
+        );
         index
     }
 
@@ -140,11 +151,8 @@ impl Cluster {
         let name = self.nodes[index].name.clone();
         let args = self.node_args(&name, &ip);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.nodes[index].process = Some(Process::start(
-            &self.dir,
-            &format!("{name}-restart"),
-            &refs,
-        ));
+        self.nodes[index].process =
+            Some(Process::start(&self.dir, &format!("{name}-restart"), &refs));
     }
 
     /// SIGKILL node `index`.
@@ -222,6 +230,9 @@ impl Cluster {
 impl Node {
     /// The current log of its process.
     pub fn log(&self) -> String {
-        self.process.as_ref().map(Process::log_text).unwrap_or_default()
+        self.process
+            .as_ref()
+            .map(Process::log_text)
+            .unwrap_or_default()
     }
 }

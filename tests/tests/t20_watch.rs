@@ -258,7 +258,11 @@ fn a_damaged_identity_stops_start_up_instead_of_looking_like_an_empty_cluster() 
         ],
     );
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("node.json is corrupt"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("node.json is corrupt"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         std::fs::read_to_string(data.join("node.json")).expect("read"),
         "{half a rec",

@@ -39,7 +39,9 @@ fn three_managers(cluster: &mut Cluster) {
             .iter()
             .filter(|n| matches!(n["manager_status"].as_str(), Some("leader" | "reachable")))
             .count();
-        (reachable == 3).then_some(()).ok_or_else(|| format!("{nodes:?}"))
+        (reachable == 3)
+            .then_some(())
+            .ok_or_else(|| format!("{nodes:?}"))
     });
 }
 
@@ -73,7 +75,9 @@ fn managers_fail_over_lose_quorum_recover_and_restart() {
     );
 
     // Two of three down: writes are refused with a clear message, reads still answer.
-    let second = (0..3).find(|i| *i != dead && *i != survivor).expect("third");
+    let second = (0..3)
+        .find(|i| *i != dead && *i != survivor)
+        .expect("third");
     cluster.kill(second);
     let last = survivor;
     let refused = cluster.cli(last, &["node", "update", "m1", "--label-add", "x=y"]);
@@ -99,7 +103,12 @@ fn managers_fail_over_lose_quorum_recover_and_restart() {
     // Full restart: every manager stops, then all start again from disk.
     let term_before = status_term(&cluster, 0);
     for i in 0..3 {
-        assert_eq!(cluster.stop(i), Some(0), "clean exit of {}", cluster.nodes[i].name);
+        assert_eq!(
+            cluster.stop(i),
+            Some(0),
+            "clean exit of {}",
+            cluster.nodes[i].name
+        );
     }
     for i in 0..3 {
         cluster.restart(i);
@@ -181,7 +190,11 @@ fn joining_needs_the_right_token_and_cluster() {
     };
     let refused = join(&foreign, &[]);
     assert_eq!(refused.code, 2);
-    assert!(refused.stderr.contains("CA does not match"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("CA does not match"),
+        "{}",
+        refused.stderr
+    );
 
     // A typo is caught by the checksum before dialling.
     let mut typo = worker_token.clone();
@@ -192,7 +205,11 @@ fn joining_needs_the_right_token_and_cluster() {
 
     // The role asked for must be the token's.
     let refused = join(&worker_token, &["--role", "manager"]);
-    assert!(refused.stderr.contains("worker token"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("worker token"),
+        "{}",
+        refused.stderr
+    );
 
     // A rotated token stops working at once.
     let rotate = cluster.cli(m1, &["token", "rotate", "worker", "-q"]);

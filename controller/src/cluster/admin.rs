@@ -26,7 +26,7 @@ pub async fn list_nodes(State(manager): State<Arc<Manager>>) -> Response {
 pub async fn inspect_node(State(manager): State<Arc<Manager>>, Path(id): Path<String>) -> Response {
     match find(&manager, &id) {
         Ok(view) => Json(manager.answer(view)).into_response(),
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -38,7 +38,7 @@ pub async fn update_node(
 ) -> Response {
     let view = match find(&manager, &id) {
         Ok(view) => view,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if let Some(key) = update
         .labels_add
@@ -86,7 +86,7 @@ pub async fn update_node(
                     "warnings": warnings,
                 }))
                 .into_response(),
-                Err(response) => response,
+                Err(response) => *response,
             }
         }
         Err(err) => error(err.status(), err.to_string()),
@@ -101,7 +101,7 @@ pub async fn remove_node(
 ) -> Response {
     let view = match find(&manager, &id) {
         Ok(view) => view,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let node = &view.node;
     if node.spec.role == NodeRole::Manager {
@@ -137,14 +137,14 @@ pub async fn remove_node(
     }
 }
 
-fn parse_role(role: &str) -> Result<NodeRole, Response> {
+fn parse_role(role: &str) -> Result<NodeRole, Box<Response>> {
     match role {
         "manager" => Ok(NodeRole::Manager),
         "worker" => Ok(NodeRole::Worker),
-        other => Err(error(
+        other => Err(Box::new(error(
             StatusCode::NOT_FOUND,
             format!("no such role {other:?}: say worker or manager"),
-        )),
+        ))),
     }
 }
 
@@ -152,7 +152,7 @@ fn parse_role(role: &str) -> Result<NodeRole, Response> {
 pub async fn show_token(State(manager): State<Arc<Manager>>, Path(role): Path<String>) -> Response {
     let role = match parse_role(&role) {
         Ok(role) => role,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match manager.sm.read(|s| s.cluster.clone()) {
         Some(cluster) => Json(manager.answer(TokenView {
@@ -175,7 +175,7 @@ pub async fn rotate_token(
 ) -> Response {
     let role = match parse_role(&role) {
         Ok(role) => role,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(mut tokens) = manager
         .sm
@@ -248,7 +248,7 @@ fn count_managers(state: &ClusterState) -> usize {
 }
 
 /// A node by id, unique id prefix, or unique hostname (as `docker node` resolves them).
-fn find(manager: &Manager, key: &str) -> Result<NodeView, Response> {
+fn find(manager: &Manager, key: &str) -> Result<NodeView, Box<Response>> {
     let views = manager.node_views();
     if let Some(view) = views.iter().find(|v| v.node.meta.id == key) {
         return Ok(view.clone());
@@ -259,11 +259,11 @@ fn find(manager: &Manager, key: &str) -> Result<NodeView, Response> {
         .collect();
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(error(
+        [] => Err(Box::new(error(
             StatusCode::NOT_FOUND,
             format!("no such node: {key} (`reconciler node ls` lists them)"),
-        )),
-        many => Err(error(
+        ))),
+        many => Err(Box::new(error(
             StatusCode::CONFLICT,
             format!(
                 "{key:?} matches {} nodes ({}); use a longer id",
@@ -273,6 +273,6 @@ fn find(manager: &Manager, key: &str) -> Result<NodeView, Response> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        )),
+        ))),
     }
 }

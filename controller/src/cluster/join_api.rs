@@ -179,10 +179,10 @@ pub async fn join(
             .count()
     });
     let mut warnings = Vec::new();
-    if role == NodeRole::Manager {
-        if let Some(warning) = even_managers_warning(managers) {
-            warnings.push(warning);
-        }
+    if role == NodeRole::Manager
+        && let Some(warning) = even_managers_warning(managers)
+    {
+        warnings.push(warning);
     }
     tracing::info!(node = %node_id, hostname = %request.hostname, role = role_name(role), "node joined");
     Json(JoinResponse {
@@ -201,7 +201,7 @@ pub async fn join(
 
 /// The warning for an even number of managers (1, 3, 5 or 7 are recommended).
 pub fn even_managers_warning(managers: usize) -> Option<String> {
-    (managers > 0 && managers % 2 == 0).then(|| {
+    (managers > 0 && managers.is_multiple_of(2)).then(|| {
         format!(
             "the cluster now has {managers} managers: an even count tolerates no more failures \
              than {} managers and needs a larger majority ({}); run 1, 3, 5 or 7 managers",

@@ -410,3 +410,151 @@ fn diff_keys<'a, T: PartialEq>(
         .filter(|k| a.get(*k) != b.get(*k))
         .cloned()
 }
+
+fn cluster_info(id: &str) -> ClusterInfo {
+    let ca = crate::pki::ClusterCa::generate(id).expect("ca");
+    ClusterInfo {
+        id: id.into(),
+        ca: ca.to_pem(),
+        tokens: TokenStore::generate(&ca.fingerprint()).expect("tokens"),
+        created_at_ms: 1,
+    }
+}
+
+#[test]
+fn a_cluster_is_initialised_once_and_tokens_rotate() {
+    let first = cluster_info("c1");
+    let mut rotated = first.tokens.clone();
+    rotated.rotate(crds::node::NodeRole::Worker);
+    let rotated_check = rotated.clone();
+    let state = run(vec![
+        Case {
+            name: "tokens before init are refused",
+            cmd: Command::SetTokens {
+                tokens: first.tokens.clone(),
+            },
+            want: rejected("the cluster is not initialised yet"),
+            check: |s| assert!(s.cluster.is_none()),
+        },
+        Case {
+            name: "init",
+            cmd: Command::InitCluster {
+                cluster: first.clone(),
+            },
+            want: ok(1),
+            check: |s| assert_eq!(s.cluster.as_ref().map(|c| c.id.as_str()), Some("c1")),
+        },
+        Case {
+            name: "the same init again changes nothing",
+            cmd: Command::InitCluster {
+                cluster: first.clone(),
+            },
+            want: ok(1),
+            check: |_| {},
+        },
+        Case {
+            name: "another init is refused",
+            cmd: Command::InitCluster {
+                cluster: cluster_info("c2"),
+            },
+            want: rejected(
+                "the cluster is already initialised as c1; it cannot be initialised again",
+            ),
+            check: |s| assert_eq!(s.cluster.as_ref().map(|c| c.id.as_str()), Some("c1")),
+        },
+        Case {
+            name: "rotation",
+            cmd: Command::SetTokens { tokens: rotated },
+            want: ok(2),
+            check: |_| {},
+        },
+    ]);
+    let cluster = state.cluster.expect("cluster");
+    assert_eq!(cluster.tokens, rotated_check);
+    let old = first
+        .tokens
+        .current(crds::node::NodeRole::Worker)
+        .to_string();
+    assert!(
+        cluster.tokens.verify_str(&old).is_err(),
+        "the old token stops working"
+    );
+}
+
+#[test]
+fn node_updates_change_only_what_they_name() {
+    use crate::raft::command::NodeUpdate;
+    use crds::node::{Availability, NodeRole};
+    let mut n = node("n1");
+    n.spec.labels.insert("keep".into(), "1".into());
+    n.spec.labels.insert("drop".into(), "1".into());
+    n.description.raft_id = 42;
+    let update = NodeUpdate {
+        availability: Some(Availability::Drain),
+        role: Some(NodeRole::Manager),
+        labels_add: [("zone".to_owned(), "a".to_owned())].into(),
+        labels_rm: vec!["drop".into()],
+    };
+    let mut described = n.description.clone();
+    described.hostname = "renamed".into();
+    described.raft_id = 0;
+    run(vec![
+        Case {
+            name: "create",
+            cmd: upsert(n, 1),
+            want: ok(1),
+            check: |_| {},
+        },
+        Case {
+            name: "update",
+            cmd: Command::UpdateNode {
+                id: "n1".into(),
+                update: update.clone(),
+                at_ms: 2,
+            },
+            want: ok(2),
+            check: |s| {
+                let n = &s.nodes["n1"];
+                assert_eq!(n.spec.availability, Availability::Drain);
+                assert_eq!(n.spec.role, NodeRole::Manager);
+                assert_eq!(n.spec.labels.len(), 2);
+                assert_eq!(n.spec.labels["zone"], "a");
+                assert!(!n.spec.labels.contains_key("drop"));
+                assert_eq!(n.meta.updated_at_ms, 2);
+            },
+        },
+        Case {
+            name: "the same update again changes nothing",
+            cmd: Command::UpdateNode {
+                id: "n1".into(),
+                update,
+                at_ms: 3,
+            },
+            want: ok(2),
+            check: |s| assert_eq!(s.nodes["n1"].meta.updated_at_ms, 2),
+        },
+        Case {
+            name: "an unknown node is refused",
+            cmd: Command::UpdateNode {
+                id: "nope".into(),
+                update: NodeUpdate::default(),
+                at_ms: 4,
+            },
+            want: rejected("node \"nope\" is unknown"),
+            check: |_| {},
+        },
+        Case {
+            name: "a new description keeps the Raft id",
+            cmd: Command::SetNodeDescription {
+                id: "n1".into(),
+                description: described,
+                at_ms: 5,
+            },
+            want: ok(3),
+            check: |s| {
+                assert_eq!(s.nodes["n1"].description.hostname, "renamed");
+                assert_eq!(s.nodes["n1"].description.raft_id, 42);
+            },
+        },
+    ]);
+}
