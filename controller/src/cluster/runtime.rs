@@ -209,6 +209,17 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         .map_err(|source| Error::Listen { addr, source })
 }
 
+/// The port `listener` got (the one asked for, or the kernel's pick for port 0).
+fn bound_port(listener: &TcpListener, asked: SocketAddr) -> Result<u16, Error> {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| Error::Listen {
+            addr: asked,
+            source,
+        })
+}
+
 fn hostname(options: &Options) -> String {
     options
         .hostname
@@ -218,13 +229,7 @@ fn hostname(options: &Options) -> String {
 
 async fn init_cluster(options: &Options) -> Result<Running, Error> {
     let listener = bind(options.listen_addr).await?;
-    let port = listener
-        .local_addr()
-        .map_err(|source| Error::Listen {
-            addr: options.listen_addr,
-            source,
-        })?
-        .port();
+    let port = bound_port(&listener, options.listen_addr)?;
     let (ip, port) = advertise(options, port)?;
     let api_addr = SocketAddr::new(ip, port).to_string();
     let cluster_id = new_node_id();
@@ -302,13 +307,7 @@ async fn join_cluster(options: &Options, target: &JoinTarget) -> Result<Running,
         NodeRole::Worker => None,
     };
     let port = match &listener {
-        Some(l) => l
-            .local_addr()
-            .map_err(|source| Error::Listen {
-                addr: options.listen_addr,
-                source,
-            })?
-            .port(),
+        Some(l) => bound_port(l, options.listen_addr)?,
         None => options.listen_addr.port(),
     };
     let (ip, port) = advertise(options, port)?;
@@ -366,13 +365,7 @@ async fn start_manager(
 ) -> Result<Running, Error> {
     let listen = options.listen_addr;
     let listener = bind(listen).await?;
-    let port = listener
-        .local_addr()
-        .map_err(|source| Error::Listen {
-            addr: listen,
-            source,
-        })?
-        .port();
+    let port = bound_port(&listener, listen)?;
     let (ip, port) = advertise(options, port)?;
     config.api_addr = SocketAddr::new(ip, port).to_string();
     start_manager_on(options, config, ca, cert, listener, None).await

@@ -177,6 +177,13 @@ impl ClusterState {
         Effect::changed(true)
     }
 
+    /// The stored node `id`, or the rejection every node command gives for an unknown one.
+    fn known_node(&self, id: &str) -> Result<&Node, String> {
+        self.nodes
+            .get(id)
+            .ok_or_else(|| format!("node {id:?} is unknown"))
+    }
+
     fn init_cluster(&mut self, cluster: &ClusterInfo) -> Result<Effect, String> {
         match &self.cluster {
             None => {
@@ -210,10 +217,7 @@ impl ClusterState {
         update: &NodeUpdate,
         stamp: Stamp,
     ) -> Result<Effect, String> {
-        let node = self
-            .nodes
-            .get(id)
-            .ok_or_else(|| format!("node {id:?} is unknown"))?;
+        let node = self.known_node(id)?;
         let mut changed = node.clone();
         if let Some(availability) = update.availability {
             changed.spec.availability = availability;
@@ -234,10 +238,7 @@ impl ClusterState {
         description: &NodeDescription,
         stamp: Stamp,
     ) -> Result<Effect, String> {
-        let node = self
-            .nodes
-            .get(id)
-            .ok_or_else(|| format!("node {id:?} is unknown"))?;
+        let node = self.known_node(id)?;
         let mut changed = node.clone();
         changed.description = NodeDescription {
             raft_id: node.description.raft_id,
@@ -262,10 +263,7 @@ impl ClusterState {
         message: &Option<String>,
         stamp: Stamp,
     ) -> Result<Effect, String> {
-        let node = self
-            .nodes
-            .get(id)
-            .ok_or_else(|| format!("node {id:?} is unknown"))?;
+        let node = self.known_node(id)?;
         // Only transitions are replicated: repeating the current state is not a new sighting.
         if node.status.state == state && node.status.message == *message {
             return Ok(Effect::default());
