@@ -120,8 +120,10 @@ impl Writer {
     }
 
     async fn write_via(&self, cmd: Command, may_forward: bool) -> Result<u64, WriteError> {
-        // A leadership change between reading the leader and proposing is retried once.
-        for _ in 0..2 {
+        // A leadership change between reading the leader and proposing is retried, and so is a
+        // leader that cannot be reached: it may have just died, and an election is under way.
+        let mut unreachable: Option<(String, String)> = None;
+        for _ in 0..3 {
             let metrics = self.raft.metrics().borrow().clone();
             let managers = metrics.membership_config.voter_ids().count();
             let majority = managers / 2 + 1;
@@ -166,10 +168,20 @@ impl Writer {
                         .membership()
                         .get_node(&leader)
                         .map(|n| n.addr.clone());
-                    return match addr {
-                        Some(addr) => self.forward(&addr, &cmd).await,
-                        None => Err(WriteError::NoLeader { managers, majority }),
+                    let Some(addr) = addr else {
+                        return Err(WriteError::NoLeader { managers, majority });
                     };
+                    match self.forward(&addr, &cmd).await {
+                        Err(WriteError::Forward { detail, .. }) => {
+                            let _ = self
+                                .raft
+                                .wait(Some(self.quorum_lease))
+                                .metrics(|m| m.current_leader != Some(leader), "a new leader")
+                                .await;
+                            unreachable = Some((addr, detail));
+                        }
+                        other => return other,
+                    }
                 }
                 Some(_) => {
                     return Err(WriteError::Remote {
@@ -179,6 +191,24 @@ impl Writer {
                 }
                 None => return Err(WriteError::NoLeader { managers, majority }),
             }
+        }
+        if let Some((leader, detail)) = unreachable {
+            let managers = self
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .voter_ids()
+                .count();
+            return Err(WriteError::NoQuorum {
+                detail: format!(
+                    "the leader at {leader} is unreachable ({detail}) and no other leader was \
+                     elected within {:.1}s",
+                    self.quorum_lease.as_secs_f64()
+                ),
+                managers,
+                majority: managers / 2 + 1,
+            });
         }
         Err(WriteError::Stopped(
             "leadership kept moving while the write was proposed; retry".to_owned(),
