@@ -28,6 +28,12 @@ pub struct Service {
     /// Observed state.
     #[serde(default)]
     pub status: ServiceStatus,
+    /// The spec before the last update that changed tasks: what a rollback returns to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_spec: Option<Box<ServiceSpec>>,
+    /// Progress of the last rolling update or rollback, when there has been one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateStatus>,
 }
 
 /// Observed state of a service.
@@ -37,6 +43,51 @@ pub struct ServiceStatus {
     pub running: u64,
     /// Tasks wanted.
     pub desired: u64,
+}
+
+/// Where a rolling update (or its rollback) stands, as `docker service inspect` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateState {
+    /// Replacing tasks with the new spec.
+    Updating,
+    /// Stopped after too many failures (`failure_action: pause`); an operator or a new revision
+    /// resumes it.
+    Paused,
+    /// Every task runs the new spec.
+    Completed,
+    /// Too many failures (`failure_action: rollback`): returning to the previous spec.
+    RollbackStarted,
+    /// The rollback itself failed too often and stopped.
+    RollbackPaused,
+    /// Every task runs the previous spec again; the update is reported as failed.
+    RollbackCompleted,
+}
+
+impl UpdateState {
+    /// True while tasks are being replaced (an update or a rollback in flight).
+    pub fn in_progress(self) -> bool {
+        matches!(self, UpdateState::Updating | UpdateState::RollbackStarted)
+    }
+}
+
+/// Progress and outcome of the last update of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UpdateStatus {
+    /// Where it stands.
+    pub state: UpdateState,
+    /// When it started (leader time, ms since the epoch).
+    pub started_at_ms: u64,
+    /// When it completed, paused or finished rolling back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at_ms: Option<u64>,
+    /// Human-readable detail: progress, or why it paused or rolled back.
+    #[serde(default)]
+    pub message: String,
+    /// The `spec_hash` of the spec that was rolled back: the same spec from the same revision is
+    /// not applied again (a new revision with a different spec is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_spec: Option<String>,
 }
 
 /// Replicated with a count, or global.

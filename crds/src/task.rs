@@ -58,6 +58,18 @@ impl TaskState {
     }
 }
 
+/// A container's health as its healthcheck reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskHealth {
+    /// Within the start period, or no check has finished yet.
+    Starting,
+    /// The last checks passed.
+    Healthy,
+    /// `retries` checks in a row failed.
+    Unhealthy,
+}
+
 /// Desired state set by managers, observed state reported by agents.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct TaskStatus {
@@ -78,6 +90,9 @@ pub struct TaskStatus {
     /// When the state was reached (ms since the epoch).
     #[serde(default)]
     pub timestamp_ms: u64,
+    /// Health, for a running task whose service has a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<TaskHealth>,
 }
 
 /// One attempt to run a service.
@@ -94,6 +109,11 @@ pub struct Task {
     pub node: Option<String>,
     /// `template_hash` of the service spec it runs.
     pub spec_hash: String,
+    /// Restarts of this slot (or global node) under this spec before this task: 0 for the first
+    /// task, +1 for each replacement of a failed or exited task. Counts toward
+    /// `restart_policy.max_attempts`.
+    #[serde(default)]
+    pub attempt: u64,
     /// Where managers want it to be (`running` or `shutdown`).
     pub desired_state: TaskState,
     /// Where it is.

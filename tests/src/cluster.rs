@@ -42,7 +42,7 @@ pub struct Cluster {
 /// Raft and heartbeat timing for tests: the defaults, stated so tests do not depend on them.
 const TIMING: [&str; 6] = [
     "--election-timeout",
-    "300ms",
+    "150ms",
     "--heartbeat-period",
     "1s",
     "--heartbeat-misses",

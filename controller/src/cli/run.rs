@@ -82,7 +82,7 @@ pub struct NodeArgs {
     pub heartbeat_misses: u32,
     /// Raft election timeout (the range is this to twice this); a leader's failure is noticed
     /// within it.
-    #[arg(long, default_value = "300ms", value_parser = parse_election_timeout)]
+    #[arg(long, default_value = "150ms", value_parser = parse_election_timeout)]
     pub election_timeout: Duration,
 }
 

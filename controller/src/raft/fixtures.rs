@@ -41,6 +41,7 @@ pub fn task(id: &str, state: TaskState) -> Task {
         slot: 1,
         node: Some("n1".into()),
         spec_hash: "abc".into(),
+        attempt: 0,
         desired_state: TaskState::Running,
         status: status(state),
     }
@@ -84,6 +85,8 @@ pub fn service(name: &str) -> Service {
         meta: meta(name),
         spec,
         status: ServiceStatus::default(),
+        previous_spec: None,
+        update: None,
     }
 }
 
