@@ -13,6 +13,8 @@
 //! - [`applied`]: the applied revision, rejections and history, persisted.
 //! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
 //! - [`cluster`]: a node at run time — init, join, heartbeats, membership, admin API.
+//! - [`services`]: the applied revision's services → service changes (pure).
+//! - [`dispatcher`]: assignment streams to nodes, batched task status reports.
 //! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
 //! - [`secret`]: a string type for tokens and keys that never prints itself.
 //! - [`cli`]: the subcommands (`lint`, `config`, `schema`) and their exit codes.
@@ -23,11 +25,13 @@ pub mod cluster;
 pub mod desired;
 pub mod diff;
 pub mod discover;
+pub mod dispatcher;
 pub mod pki;
 pub mod plan_view;
 pub mod raft;
 pub mod render;
 pub mod secret;
+pub mod services;
 pub mod source;
 pub mod sync;
 pub mod syncer;

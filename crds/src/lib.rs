@@ -22,9 +22,11 @@
 //! - [`normalize`]: compose file → stack resources with names and defaults.
 //! - [`stack`], [`service`], [`node`], [`task`], [`revision`], [`meta`]: cluster resources
 //!   (spec + status) in the vocabulary of DESIGN.md.
+//! - [`assignment`]: the dispatcher's stream to a node and the node's status reports.
 //! - [`repo_config`]: `reconciler.yaml`, the optional settings file of a desired-state tree.
 //! - [`schema`]: every JSON Schema this crate publishes.
 
+pub mod assignment;
 pub mod check;
 pub mod compose;
 pub mod constraint;

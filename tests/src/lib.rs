@@ -13,6 +13,7 @@
 //! chaos.
 
 pub mod cluster;
+pub mod sim;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -9,6 +9,7 @@ use openraft::ServerState;
 use crate::cluster::api::{ManagerStatus, NodeView, Read};
 use crate::cluster::liveness::{Liveness, Timing};
 use crate::cluster::writer::Writer;
+use crate::dispatcher::Dispatcher;
 use crate::raft::{NodeId, Raft, StateMachineStore};
 
 /// One manager: its Raft, its state, its write path.
@@ -30,6 +31,8 @@ pub struct Manager {
     /// A leader whose last majority acknowledgement is older than this answers reads as
     /// possibly stale.
     pub quorum_lease: Duration,
+    /// Assignment sessions and status reports (served while this manager leads).
+    pub dispatcher: Arc<Dispatcher>,
     /// Heartbeat sightings while this manager leads; `None` otherwise.
     liveness: Mutex<Option<Liveness>>,
 }
@@ -56,6 +59,7 @@ impl Manager {
             writer,
             timing,
             quorum_lease,
+            dispatcher: Dispatcher::new(),
             liveness: Mutex::new(None),
         })
     }

@@ -27,6 +27,9 @@
 //! - [`record`]: the revision record in the replicated state, for the sync loop.
 //! - [`admin`]: node, token and status endpoints for the CLI.
 //! - [`client`]: how the CLI finds and authenticates to a manager.
+//! - [`orchestration`]: the leader's loop: services, orchestrators and scheduler decide, Raft
+//!   commits; the [`dispatcher`](crate::dispatcher) streams the result to nodes.
+//! - [`simulated`]: simulated nodes in process (fake executor) for tests and benchmarks.
 //! - [`runtime`]: starting a node: init, join or restart, then serve until stopped.
 
 pub mod admin;
@@ -38,9 +41,11 @@ pub mod layout;
 pub mod liveness;
 pub mod manager;
 pub mod membership;
+pub mod orchestration;
 pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod session_api;
+pub mod simulated;
 pub mod writer;

@@ -20,6 +20,7 @@ use crate::cluster::api::{ApiError, JoinRequest, JoinResponse, LEAVE_PATH};
 use crate::cluster::join_api::{issue, new_node_id, raft_id_for};
 use crate::cluster::layout::{self, NodeConfig};
 use crate::cluster::liveness::Timing;
+use crate::cluster::orchestration;
 use crate::cluster::manager::{Manager, now_ms};
 use crate::cluster::session::{Session, SessionEnd};
 use crate::cluster::session_api::{RENEW_PATH, watch_liveness};
@@ -519,6 +520,12 @@ async fn follow_leadership(
                     token.clone(),
                 ));
                 tokio::spawn(watch_liveness(manager.clone(), token.clone()));
+                tokio::spawn(manager.dispatcher.clone().run(manager.clone(), token.clone()));
+                tokio::spawn(orchestration::run(
+                    manager.clone(),
+                    orchestration::Config::default(),
+                    token.clone(),
+                ));
                 loops = Some(token);
             } else {
                 tracing::info!(node = %manager.node_id, "this manager no longer leads");

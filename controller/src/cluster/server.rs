@@ -21,6 +21,7 @@ use crds::node::NodeRole;
 use crate::cluster::api::{self, ApiError};
 use crate::cluster::manager::Manager;
 use crate::cluster::{admin, join_api, session_api};
+use crate::dispatcher;
 use crate::pki::PeerIdentity;
 
 /// The whole router of a manager.
@@ -33,6 +34,8 @@ pub fn router(manager: Arc<Manager>) -> Router {
         .route(api::HEARTBEAT_PATH, post(session_api::heartbeat))
         .route(api::LEAVE_PATH, post(session_api::leave))
         .route(session_api::RENEW_PATH, post(session_api::renew))
+        .route(dispatcher::api::ASSIGNMENTS_PATH, get(dispatcher::api::assignments))
+        .route(dispatcher::api::STATUS_PATH, post(dispatcher::api::status))
         .with_state(manager.clone())
         .layer(middleware::from_fn(nodes_only));
     let admin = Router::new()

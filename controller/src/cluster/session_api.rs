@@ -19,7 +19,8 @@ use crate::raft::Command;
 /// A node asks for a certificate for the role the cluster now wants it in.
 pub const RENEW_PATH: &str = "/v1/session/renew";
 
-fn not_leader(manager: &Manager) -> Response {
+/// `421` with the leader's address: sessions are served by the leader only.
+pub fn not_leader(manager: &Manager) -> Response {
     (
         StatusCode::MISDIRECTED_REQUEST,
         Json(NotLeader {
