@@ -11,6 +11,7 @@
 //! - [`sync`]: what to do with a revision — apply, reject, refuse (pure).
 //! - [`syncer`]: the loop around `sync`: wake, fetch, evaluate, decide, record.
 //! - [`applied`]: the applied revision, rejections and history, persisted.
+//! - [`scheduler`]: pending tasks → nodes through filters, preferences and a strategy (pure).
 //! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
 //! - [`cluster`]: a node at run time — init, join, heartbeats, membership, admin API.
 //! - [`services`]: the applied revision's services → service changes (pure).
@@ -30,6 +31,7 @@ pub mod pki;
 pub mod plan_view;
 pub mod raft;
 pub mod render;
+pub mod scheduler;
 pub mod secret;
 pub mod services;
 pub mod source;
