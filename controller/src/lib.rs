@@ -12,6 +12,8 @@
 //! - [`syncer`]: the loop around `sync`: wake, fetch, evaluate, decide, record.
 //! - [`applied`]: the applied revision, rejections and history, persisted.
 //! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
+//! - [`reconcile`]: the orchestrators — replicas, global services, restarts, rolling updates and
+//!   task history — as pure decisions that return Raft commands.
 //! - [`cluster`]: a node at run time — init, join, heartbeats, membership, admin API.
 //! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
 //! - [`secret`]: a string type for tokens and keys that never prints itself.
@@ -26,6 +28,7 @@ pub mod discover;
 pub mod pki;
 pub mod plan_view;
 pub mod raft;
+pub mod reconcile;
 pub mod render;
 pub mod secret;
 pub mod source;

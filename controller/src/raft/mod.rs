@@ -195,7 +195,7 @@ pub fn open_store(data_dir: &Path) -> Result<(LogStore, StateMachineStore), Erro
 }
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod store_test;
