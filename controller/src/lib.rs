@@ -13,6 +13,8 @@
 //! - [`applied`]: the applied revision, rejections and history, persisted.
 //! - [`scheduler`]: pending tasks → nodes through filters, preferences and a strategy (pure).
 //! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
+//! - [`reconcile`]: the orchestrators — replicas, global services, restarts, rolling updates and
+//!   task history — as pure decisions that return Raft commands.
 //! - [`cluster`]: a node at run time — init, join, heartbeats, membership, admin API.
 //! - [`services`]: the applied revision's services → service changes (pure).
 //! - [`dispatcher`]: assignment streams to nodes, batched task status reports.
@@ -30,6 +32,7 @@ pub mod dispatcher;
 pub mod pki;
 pub mod plan_view;
 pub mod raft;
+pub mod reconcile;
 pub mod render;
 pub mod scheduler;
 pub mod secret;
