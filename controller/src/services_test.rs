@@ -44,7 +44,8 @@ fn every_applied_service_is_created_once() {
 #[test]
 fn scaling_changes_the_spec_without_starting_an_update() {
     let mut state = applied();
-    apply(&mut state, &plan(&state, 10));
+    let commands = plan(&state, 10);
+    apply(&mut state, &commands);
     desired_web(&mut state).mode = ServiceMode::Replicated { replicas: 5 };
     let commands = plan(&state, 20);
     apply(&mut state, &commands);
@@ -56,7 +57,8 @@ fn scaling_changes_the_spec_without_starting_an_update() {
 #[test]
 fn a_new_image_keeps_the_old_spec_for_rollback_and_restarts_the_update() {
     let mut state = applied();
-    apply(&mut state, &plan(&state, 10));
+    let commands = plan(&state, 10);
+    apply(&mut state, &commands);
     state.services.get_mut("shop_web").map(|s| {
         s.update = Some(UpdateStatus {
             state: UpdateState::Completed,
@@ -67,7 +69,8 @@ fn a_new_image_keeps_the_old_spec_for_rollback_and_restarts_the_update() {
         })
     });
     desired_web(&mut state).image = "nginx:1.28".into();
-    apply(&mut state, &plan(&state, 20));
+    let commands = plan(&state, 20);
+    apply(&mut state, &commands);
     let web: &Service = &state.services["shop_web"];
     assert_eq!(web.spec.image, "nginx:1.28");
     assert_eq!(
@@ -80,7 +83,8 @@ fn a_new_image_keeps_the_old_spec_for_rollback_and_restarts_the_update() {
 #[test]
 fn a_rolled_back_spec_is_not_applied_again_until_the_revision_changes_it() {
     let mut state = applied();
-    apply(&mut state, &plan(&state, 10));
+    let commands = plan(&state, 10);
+    apply(&mut state, &commands);
     desired_web(&mut state).image = "nginx:broken".into();
     let broken = desired_web(&mut state).spec_hash();
     state.services.get_mut("shop_web").map(|s| {
@@ -94,14 +98,16 @@ fn a_rolled_back_spec_is_not_applied_again_until_the_revision_changes_it() {
     });
     assert!(plan(&state, 20).is_empty(), "the rolled-back spec stays out");
     desired_web(&mut state).image = "nginx:fixed".into();
-    apply(&mut state, &plan(&state, 30));
+    let commands = plan(&state, 30);
+    apply(&mut state, &commands);
     assert_eq!(state.services["shop_web"].spec.image, "nginx:fixed");
 }
 
 #[test]
 fn services_gone_from_the_revision_are_removed() {
     let mut state = applied();
-    apply(&mut state, &plan(&state, 10));
+    let commands = plan(&state, 10);
+    apply(&mut state, &commands);
     state
         .revisions
         .applied
