@@ -101,8 +101,8 @@ impl Filter {
             },
             Filter::MaxReplicas => {
                 let limit = req.max_replicas;
-                let on_node = u64::from(node.service_tasks(req.service));
-                if limit == 0 || on_node < limit {
+                // `||` skips the count lookup when there is no limit (the common case).
+                if limit == 0 || u64::from(node.service_tasks(req.service)) < limit {
                     Ok(())
                 } else {
                     Err(Rejection::MaxReplicas)
