@@ -38,7 +38,10 @@ fn every_applied_service_is_created_once() {
         ["shop_db", "shop_web"]
     );
     assert_eq!(state.services["shop_web"].spec, service("shop_web").spec);
-    assert!(plan(&state, 20).is_empty(), "applying twice changes nothing");
+    assert!(
+        plan(&state, 20).is_empty(),
+        "applying twice changes nothing"
+    );
 }
 
 #[test]
@@ -59,7 +62,7 @@ fn a_new_image_keeps_the_old_spec_for_rollback_and_restarts_the_update() {
     let mut state = applied();
     let commands = plan(&state, 10);
     apply(&mut state, &commands);
-    state.services.get_mut("shop_web").map(|s| {
+    if let Some(s) = state.services.get_mut("shop_web") {
         s.update = Some(UpdateStatus {
             state: UpdateState::Completed,
             started_at_ms: 1,
@@ -67,7 +70,7 @@ fn a_new_image_keeps_the_old_spec_for_rollback_and_restarts_the_update() {
             message: String::new(),
             rolled_back_spec: None,
         })
-    });
+    }
     desired_web(&mut state).image = "nginx:1.28".into();
     let commands = plan(&state, 20);
     apply(&mut state, &commands);
@@ -87,7 +90,7 @@ fn a_rolled_back_spec_is_not_applied_again_until_the_revision_changes_it() {
     apply(&mut state, &commands);
     desired_web(&mut state).image = "nginx:broken".into();
     let broken = desired_web(&mut state).spec_hash();
-    state.services.get_mut("shop_web").map(|s| {
+    if let Some(s) = state.services.get_mut("shop_web") {
         s.update = Some(UpdateStatus {
             state: UpdateState::RollbackCompleted,
             started_at_ms: 1,
@@ -95,8 +98,11 @@ fn a_rolled_back_spec_is_not_applied_again_until_the_revision_changes_it() {
             message: "update rolled back".into(),
             rolled_back_spec: Some(broken),
         })
-    });
-    assert!(plan(&state, 20).is_empty(), "the rolled-back spec stays out");
+    }
+    assert!(
+        plan(&state, 20).is_empty(),
+        "the rolled-back spec stays out"
+    );
     desired_web(&mut state).image = "nginx:fixed".into();
     let commands = plan(&state, 30);
     apply(&mut state, &commands);

@@ -84,16 +84,16 @@ fn reqwest_patch() -> controller::cluster::client::Method {
     controller::cluster::client::Method::PATCH
 }
 
-/// The manager that reports itself as leader (a restarted node may still name an old one).
+/// The leader every manager agrees on. A restarted manager can briefly call itself leader from
+/// its stored vote until it hears the others' newer term; killing it would time nothing.
 fn self_leader(cluster: &Cluster) -> Result<String, String> {
-    (0..cluster.nodes.len())
-        .find_map(|i| {
-            cluster
-                .leader(i)
-                .ok()
-                .filter(|leader| *leader == cluster.nodes[i].name)
-        })
-        .ok_or_else(|| "no manager calls itself leader".to_owned())
+    let views: Vec<String> = (0..cluster.nodes.len())
+        .map(|i| cluster.leader(i))
+        .collect::<Result<_, _>>()?;
+    match views.first() {
+        Some(first) if views.iter().all(|v| v == first) => Ok(first.clone()),
+        _ => Err(format!("managers disagree about the leader: {views:?}")),
+    }
 }
 
 fn ms(d: Duration) -> f64 {

@@ -20,11 +20,8 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let number = |i: usize, default: usize| {
-        args.get(i)
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(default)
-    };
+    let number =
+        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -141,7 +138,9 @@ async fn node_loss(trials: usize) {
     let converged = |s: &controller::raft::state::ClusterState| {
         s.tasks
             .values()
-            .filter(|t| t.desired_state == TaskState::Running && t.status.state == TaskState::Running)
+            .filter(|t| {
+                t.desired_state == TaskState::Running && t.status.state == TaskState::Running
+            })
             .count()
             == 100
             && s.tasks
@@ -158,7 +157,9 @@ async fn node_loss(trials: usize) {
         let lost: usize = cluster.read(|s| {
             s.tasks
                 .values()
-                .filter(|t| t.node.as_deref() == Some(id.as_str()) && t.desired_state == TaskState::Running)
+                .filter(|t| {
+                    t.node.as_deref() == Some(id.as_str()) && t.desired_state == TaskState::Running
+                })
                 .count()
         });
         let started = Instant::now();

@@ -46,9 +46,14 @@ impl SimCluster {
             timing: Timing { period, misses: 3 },
             raft: controller::raft::Config::default(),
         };
-        let running = runtime::start(&options, None).await.expect("manager starts");
+        let running = runtime::start(&options, None)
+            .await
+            .expect("manager starts");
         let manager = running.manager.clone().expect("a manager");
-        wait(Duration::from_secs(10), "leadership", || manager.is_leader()).await;
+        wait(Duration::from_secs(10), "leadership", || {
+            manager.is_leader()
+        })
+        .await;
         manager
             .writer
             .write(Command::UpdateNode {

@@ -39,7 +39,9 @@ fn spread(cluster: &SimCluster) -> Vec<usize> {
         let mut per_node = std::collections::BTreeMap::<String, usize>::new();
         for t in s.tasks.values() {
             if t.service == "shop_web" && t.status.state == TaskState::Running {
-                *per_node.entry(t.node.clone().unwrap_or_default()).or_default() += 1;
+                *per_node
+                    .entry(t.node.clone().unwrap_or_default())
+                    .or_default() += 1;
             }
         }
         per_node.into_values().collect()
@@ -63,7 +65,13 @@ async fn services_converge_and_survive_crashes_node_loss_and_updates() {
         s.tasks
             .values()
             .find(|t| t.status.state == TaskState::Running)
-            .map(|t| (t.meta.id.clone(), t.node.clone().unwrap_or_default(), t.slot))
+            .map(|t| {
+                (
+                    t.meta.id.clone(),
+                    t.node.clone().unwrap_or_default(),
+                    t.slot,
+                )
+            })
             .expect("a running task")
     });
     let node = cluster
@@ -104,8 +112,7 @@ async fn services_converge_and_survive_crashes_node_loss_and_updates() {
     cluster
         .wait_state(LIMIT, "the returned node's old task shut down", |s| {
             s.tasks.values().all(|t| {
-                t.node.as_deref() != Some(lost.as_str())
-                    || t.status.state != TaskState::Running
+                t.node.as_deref() != Some(lost.as_str()) || t.status.state != TaskState::Running
             })
         })
         .await;
@@ -165,9 +172,15 @@ async fn a_failing_update_is_rolled_back_and_reported_as_such() {
         let web = &s.services["shop_web"];
         (
             web.spec.image.clone(),
-            web.update.as_ref().map(|u| u.message.clone()).unwrap_or_default(),
+            web.update
+                .as_ref()
+                .map(|u| u.message.clone())
+                .unwrap_or_default(),
         )
     });
     assert_eq!(image, "app:1", "the service is back on the previous spec");
-    assert!(message.contains("rolled back"), "truthful outcome: {message}");
+    assert!(
+        message.contains("rolled back"),
+        "truthful outcome: {message}"
+    );
 }

@@ -49,7 +49,10 @@ fn task(id: &str, hash: &str, desired: TaskState) -> Task {
 }
 
 fn states(reports: &[(String, TaskStatus)]) -> Vec<(&str, TaskState)> {
-    reports.iter().map(|(id, s)| (id.as_str(), s.state)).collect()
+    reports
+        .iter()
+        .map(|(id, s)| (id.as_str(), s.state))
+        .collect()
 }
 
 #[test]
@@ -62,7 +65,10 @@ fn assigned_tasks_run_and_shutdowns_stop() {
         ..AssignmentBatch::default()
     };
     assert_eq!(states(&node.apply(&batch, 5)), [("t1", TaskState::Running)]);
-    assert!(node.apply(&batch, 6).is_empty(), "running already: nothing to report");
+    assert!(
+        node.apply(&batch, 6).is_empty(),
+        "running already: nothing to report"
+    );
     let stop = AssignmentBatch {
         tasks: vec![task("t1", "h", TaskState::Shutdown)],
         ..AssignmentBatch::default()

@@ -99,15 +99,25 @@ fn place(state: &ClusterState, now_ms: u64, config: &Config, commands: &mut Vec<
     let new_pending: Vec<&Task> = commands
         .iter()
         .flat_map(|c| match c {
-            Command::PutTasks { tasks, .. } => tasks.iter().filter(|t| waits_for_placement(t)).collect(),
+            Command::PutTasks { tasks, .. } => {
+                tasks.iter().filter(|t| waits_for_placement(t)).collect()
+            }
             _ => Vec::new(),
         })
         .collect();
     if stored_pending.is_empty() && new_pending.is_empty() {
         return;
     }
-    let placed: Vec<&Task> = state.tasks.values().filter(|t| t.node.is_some() && t.status.state >= TaskState::Assigned).collect();
-    let pending: Vec<&Task> = stored_pending.iter().chain(new_pending.iter()).copied().collect();
+    let placed: Vec<&Task> = state
+        .tasks
+        .values()
+        .filter(|t| t.node.is_some() && t.status.state >= TaskState::Assigned)
+        .collect();
+    let pending: Vec<&Task> = stored_pending
+        .iter()
+        .chain(new_pending.iter())
+        .copied()
+        .collect();
     let decision = scheduler::schedule(
         &state.nodes,
         &state.services,
@@ -189,15 +199,22 @@ fn split_large(commands: Vec<Command>) -> Vec<Command> {
     for command in commands {
         match command {
             Command::PutTasks { tasks, at_ms } if tasks.len() > TASKS_PER_WRITE => {
-                out.extend(tasks.chunks(TASKS_PER_WRITE).map(|chunk| Command::PutTasks {
-                    tasks: chunk.to_vec(),
-                    at_ms,
-                }));
+                out.extend(
+                    tasks
+                        .chunks(TASKS_PER_WRITE)
+                        .map(|chunk| Command::PutTasks {
+                            tasks: chunk.to_vec(),
+                            at_ms,
+                        }),
+                );
             }
             Command::RemoveTasks { ids } if ids.len() > TASKS_PER_WRITE => {
-                out.extend(ids.chunks(TASKS_PER_WRITE).map(|chunk| Command::RemoveTasks {
-                    ids: chunk.to_vec(),
-                }));
+                out.extend(
+                    ids.chunks(TASKS_PER_WRITE)
+                        .map(|chunk| Command::RemoveTasks {
+                            ids: chunk.to_vec(),
+                        }),
+                );
             }
             other => out.push(other),
         }

@@ -79,7 +79,11 @@ fn a_settled_cluster_decides_nothing() {
     let mut state = cluster();
     settle(&mut state, 10);
     assert_eq!(state.tasks.len(), 2);
-    assert!(decide(&state, 20, &Config::default(), &mut ids()).commands.is_empty());
+    assert!(
+        decide(&state, 20, &Config::default(), &mut ids())
+            .commands
+            .is_empty()
+    );
 }
 
 #[test]

@@ -20,8 +20,8 @@ use crate::cluster::api::{ApiError, JoinRequest, JoinResponse, LEAVE_PATH};
 use crate::cluster::join_api::{issue, new_node_id, raft_id_for};
 use crate::cluster::layout::{self, NodeConfig};
 use crate::cluster::liveness::Timing;
-use crate::cluster::orchestration;
 use crate::cluster::manager::{Manager, now_ms};
+use crate::cluster::orchestration;
 use crate::cluster::session::{Session, SessionEnd};
 use crate::cluster::session_api::{RENEW_PATH, watch_liveness};
 use crate::cluster::writer::Writer;
@@ -520,7 +520,12 @@ async fn follow_leadership(
                     token.clone(),
                 ));
                 tokio::spawn(watch_liveness(manager.clone(), token.clone()));
-                tokio::spawn(manager.dispatcher.clone().run(manager.clone(), token.clone()));
+                tokio::spawn(
+                    manager
+                        .dispatcher
+                        .clone()
+                        .run(manager.clone(), token.clone()),
+                );
                 tokio::spawn(orchestration::run(
                     manager.clone(),
                     orchestration::Config::default(),

@@ -34,7 +34,10 @@ pub fn router(manager: Arc<Manager>) -> Router {
         .route(api::HEARTBEAT_PATH, post(session_api::heartbeat))
         .route(api::LEAVE_PATH, post(session_api::leave))
         .route(session_api::RENEW_PATH, post(session_api::renew))
-        .route(dispatcher::api::ASSIGNMENTS_PATH, get(dispatcher::api::assignments))
+        .route(
+            dispatcher::api::ASSIGNMENTS_PATH,
+            get(dispatcher::api::assignments),
+        )
         .route(dispatcher::api::STATUS_PATH, post(dispatcher::api::status))
         .with_state(manager.clone())
         .layer(middleware::from_fn(nodes_only));

@@ -134,9 +134,7 @@ impl Sessions {
             if !news {
                 continue;
             }
-            session
-                .sent
-                .insert(task.meta.id.clone(), task.meta.version);
+            session.sent.insert(task.meta.id.clone(), task.meta.version);
             let out = batch(&mut batches, node);
             if session.specs.insert(task.spec_hash.clone())
                 && let Some(spec) = specs.spec(state, task)

@@ -79,17 +79,18 @@ fn deltas_carry_changed_tasks_and_departures() {
     );
     sessions.compute(&s);
     // t1 is told to stop, t2 finished for good, t3 is deleted, t4 is new.
-    s.tasks.get_mut("t1").map(|t| {
+    if let Some(t) = s.tasks.get_mut("t1") {
         t.desired_state = TaskState::Shutdown;
         t.meta.version = 2;
-    });
-    s.tasks.get_mut("t2").map(|t| {
+    }
+    if let Some(t) = s.tasks.get_mut("t2") {
         t.desired_state = TaskState::Shutdown;
         t.status = status(TaskState::Shutdown);
         t.meta.version = 2;
-    });
+    }
     s.tasks.remove("t3");
-    s.tasks.insert("t4".into(), on("t4", "n1", TaskState::Assigned, 2));
+    s.tasks
+        .insert("t4".into(), on("t4", "n1", TaskState::Assigned, 2));
     s.version = 2;
     let batches = sessions.compute(&s);
     assert_eq!(batches.len(), 1);
