@@ -100,6 +100,16 @@ async fn scale(tasks: usize, nodes: usize) {
     }
     let elapsed = applied.elapsed();
     let assigned = assigned_at.unwrap_or(elapsed);
+    let (tasks_stored, nodes_down) = cluster.read(|s| {
+        (
+            s.tasks.len(),
+            s.nodes
+                .values()
+                .filter(|n| n.status.state == crds::node::NodeState::Down)
+                .count(),
+        )
+    });
+    println!("tasks stored {tasks_stored} (replacements beyond {expected} mean churn), nodes down {nodes_down}");
     println!(
         "scale: {expected} tasks on {nodes} simulated nodes: all assigned after {:.2} s, all reported running after {:.2} s ({:.0} tasks/s); peak RSS {} MiB; Raft log at {}",
         assigned.as_secs_f64(),

@@ -45,6 +45,7 @@ impl SimCluster {
             labels: BTreeMap::new(),
             timing: Timing { period, misses: 3 },
             raft: controller::raft::Config::default(),
+            orchestration: Default::default(),
         };
         let running = runtime::start(&options, None)
             .await

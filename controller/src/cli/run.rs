@@ -11,6 +11,7 @@ use tracing::{error, info};
 use super::source_args::{self, SourceArgs};
 use super::{EXIT_OK, EXIT_USAGE};
 use crate::cluster::liveness::Timing;
+use crate::cluster::orchestration;
 use crate::cluster::record::RaftRecordStore;
 use crate::cluster::runtime::{self, Exit, JoinTarget};
 use crate::source::webhook::{self, Secret, Secrets, WebhookState};
@@ -84,6 +85,33 @@ pub struct NodeArgs {
     /// within it.
     #[arg(long, default_value = "150ms", value_parser = parse_election_timeout)]
     pub election_timeout: Duration,
+    /// Placement strategy for services that name none (give every manager the same).
+    #[arg(long, value_enum, default_value = "spread")]
+    pub strategy: StrategyArg,
+    /// Finished tasks kept per slot as history (`service ps`).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub task_history: u64,
+}
+
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// Fewest tasks of the service, then fewest tasks.
+    Spread,
+    /// The fullest node that still fits.
+    Binpack,
+    /// Any node that fits.
+    Random,
+}
+
+impl From<StrategyArg> for crds::compose::Strategy {
+    fn from(arg: StrategyArg) -> Self {
+        match arg {
+            StrategyArg::Spread => crds::compose::Strategy::Spread,
+            StrategyArg::Binpack => crds::compose::Strategy::Binpack,
+            StrategyArg::Random => crds::compose::Strategy::Random,
+        }
+    }
 }
 
 impl NodeArgs {
@@ -104,6 +132,12 @@ impl NodeArgs {
                 heartbeat_ms: (election_ms / 3).max(10),
                 election_timeout_ms: (election_ms, election_ms * 2),
                 ..crate::raft::Config::default()
+            },
+            orchestration: orchestration::Config {
+                reconcile: crate::reconcile::Config {
+                    task_history: self.task_history as usize,
+                },
+                strategy: self.strategy.into(),
             },
         }
     }

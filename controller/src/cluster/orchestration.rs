@@ -26,8 +26,8 @@ use crate::{reconcile, scheduler, services};
 
 /// The most tasks in one Raft entry (an entry stays a few MiB).
 pub const TASKS_PER_WRITE: usize = 10_000;
-/// Writes proposed at once: Raft batches them into fewer disk flushes.
-const WRITES_IN_FLIGHT: usize = 8;
+/// Writes proposed at once: Raft appends what is queued together, one disk flush per batch.
+const WRITES_IN_FLIGHT: usize = 64;
 /// The shortest time between passes, so that changes arriving together are decided together.
 const MIN_PASS_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -76,7 +76,7 @@ pub fn decide(
     let mut commands = orchestration.commands;
     place(state, now_ms, config, &mut commands);
     Decision {
-        commands: split_large(commands),
+        commands: coalesce(state, commands),
         wake_at_ms: orchestration.wake_at_ms,
     }
 }
@@ -193,45 +193,92 @@ impl Outcome {
     }
 }
 
-/// Split task writes into entries of at most [`TASKS_PER_WRITE`] tasks.
-fn split_large(commands: Vec<Command>) -> Vec<Command> {
-    let mut out = Vec::with_capacity(commands.len());
+/// Fewer, fuller Raft entries: task writes of all services together in entries of at most
+/// [`TASKS_PER_WRITE`] tasks, and services whose only change is their observed status (replica
+/// counts move with every batch of reports) in one entry. Spec and update changes stay one entry
+/// per service. Order is kept where it matters: removals after the puts that precede them.
+fn coalesce(state: &ClusterState, commands: Vec<Command>) -> Vec<Command> {
+    let mut puts: Vec<Task> = Vec::new();
+    let mut removes: Vec<String> = Vec::new();
+    let mut statuses = Vec::new();
+    let mut others = Vec::new();
+    let mut at = 0;
     for command in commands {
         match command {
-            Command::PutTasks { tasks, at_ms } if tasks.len() > TASKS_PER_WRITE => {
-                out.extend(
-                    tasks
-                        .chunks(TASKS_PER_WRITE)
-                        .map(|chunk| Command::PutTasks {
-                            tasks: chunk.to_vec(),
+            Command::PutTasks { tasks, at_ms } => {
+                at = at.max(at_ms);
+                puts.extend(tasks);
+            }
+            Command::RemoveTasks { ids } => removes.extend(ids),
+            Command::PutServices { services, at_ms } => {
+                at = at.max(at_ms);
+                for service in services {
+                    if status_only(state, &service) {
+                        statuses.push(service);
+                    } else {
+                        others.push(Command::PutServices {
+                            services: vec![service],
                             at_ms,
-                        }),
-                );
+                        });
+                    }
+                }
             }
-            Command::RemoveTasks { ids } if ids.len() > TASKS_PER_WRITE => {
-                out.extend(
-                    ids.chunks(TASKS_PER_WRITE)
-                        .map(|chunk| Command::RemoveTasks {
-                            ids: chunk.to_vec(),
-                        }),
-                );
-            }
-            other => out.push(other),
+            other => others.push(other),
         }
     }
+    let mut out = others;
+    out.extend(puts.chunks(TASKS_PER_WRITE).map(|chunk| Command::PutTasks {
+        tasks: chunk.to_vec(),
+        at_ms: at,
+    }));
+    out.extend(removes.chunks(TASKS_PER_WRITE).map(|chunk| Command::RemoveTasks {
+        ids: chunk.to_vec(),
+    }));
+    if !statuses.is_empty() {
+        out.push(Command::PutServices {
+            services: statuses,
+            at_ms: at,
+        });
+    }
     out
+}
+
+/// Whether `service` differs from the stored one in its observed status only.
+fn status_only(state: &ClusterState, service: &crds::service::Service) -> bool {
+    state.services.get(&service.meta.id).is_some_and(|stored| {
+        stored.spec == service.spec
+            && stored.previous_spec == service.previous_spec
+            && stored.update == service.update
+    })
 }
 
 /// Leader loop: decide and commit until `stop`.
 pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken) {
     let mut version = manager.sm.watch();
-    let mut new_id = new_node_id;
     loop {
         let now = now_ms();
-        let decision = manager
-            .sm
-            .read(|state| decide(state, now, &config, &mut new_id));
+        let started = std::time::Instant::now();
+        // A pass over a large state is CPU work: keep it off the threads that serve heartbeats.
+        let sm = manager.sm.clone();
+        let pass_config = config.clone();
+        let decided = tokio::task::spawn_blocking(move || {
+            let mut new_id = new_node_id;
+            sm.read(|state| decide(state, now, &pass_config, &mut new_id))
+        })
+        .await;
+        let Ok(decision) = decided else {
+            tracing::error!("an orchestration pass panicked; retrying in 1s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
         let wrote = !decision.commands.is_empty();
+        if wrote {
+            tracing::debug!(
+                commands = decision.commands.len(),
+                decided_in_ms = started.elapsed().as_millis() as u64,
+                "orchestration pass"
+            );
+        }
         if wrote && !commit(&manager, decision.commands).await {
             // Not leading any more, or no quorum: the next leader decides again from the state.
             tokio::select! {

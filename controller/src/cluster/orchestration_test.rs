@@ -103,10 +103,29 @@ fn a_task_that_fits_nowhere_stays_pending_with_the_reason_written_once() {
 }
 
 #[test]
-fn large_task_writes_are_split() {
+fn task_writes_are_merged_then_split_into_full_entries() {
     let tasks: Vec<Task> = (0..TASKS_PER_WRITE + 1)
         .map(|i| crate::raft::fixtures::task(&format!("t{i}"), TaskState::Pending))
         .collect();
-    let split = split_large(vec![Command::PutTasks { tasks, at_ms: 1 }]);
-    assert_eq!(split.len(), 2);
+    let split = coalesce(
+        &ClusterState::default(),
+        vec![
+            Command::PutTasks {
+                tasks: tasks[..5].to_vec(),
+                at_ms: 1,
+            },
+            Command::PutTasks {
+                tasks: tasks[5..].to_vec(),
+                at_ms: 1,
+            },
+        ],
+    );
+    let sizes: Vec<usize> = split
+        .iter()
+        .map(|c| match c {
+            Command::PutTasks { tasks, .. } => tasks.len(),
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(sizes, [TASKS_PER_WRITE, 1]);
 }

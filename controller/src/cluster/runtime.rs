@@ -52,6 +52,8 @@ pub struct Options {
     pub timing: Timing,
     /// Raft timing.
     pub raft: crate::raft::Config,
+    /// What the orchestration loop does while this manager leads.
+    pub orchestration: orchestration::Config,
 }
 
 /// Where and how to join.
@@ -442,6 +444,7 @@ async fn start_manager_on(
     let (leading_tx, leading) = watch::channel(false);
     background.push(tokio::spawn(follow_leadership(
         manager.clone(),
+        options.orchestration.clone(),
         leading_tx,
         stop.clone(),
     )));
@@ -499,6 +502,7 @@ fn spawn_session(
 /// Starts the leader's loops when this manager becomes leader and stops them when it is not.
 async fn follow_leadership(
     manager: Arc<Manager>,
+    orchestration: orchestration::Config,
     leading_tx: watch::Sender<bool>,
     stop: CancellationToken,
 ) {
@@ -528,7 +532,7 @@ async fn follow_leadership(
                 );
                 tokio::spawn(orchestration::run(
                     manager.clone(),
-                    orchestration::Config::default(),
+                    orchestration.clone(),
                     token.clone(),
                 ));
                 loops = Some(token);

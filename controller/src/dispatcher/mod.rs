@@ -85,8 +85,17 @@ impl Dispatcher {
         let flusher = tokio::spawn(self.clone().flush_loop(manager.clone(), stop.clone()));
         let mut version = manager.sm.watch();
         loop {
-            let batches = manager.sm.read(|state| self.sessions().compute(state));
-            self.sessions().send(batches);
+            // A pass over a large state is CPU work: keep it off the threads that serve
+            // heartbeats and sessions.
+            let (me, sm) = (self.clone(), manager.sm.clone());
+            let passed = tokio::task::spawn_blocking(move || {
+                let batches = sm.read(|state| me.sessions().compute(state));
+                me.sessions().send(batches);
+            })
+            .await;
+            if passed.is_err() {
+                tracing::error!("an assignment pass panicked");
+            }
             tokio::select! {
                 () = stop.cancelled() => break,
                 changed = version.changed() => if changed.is_err() { break },
