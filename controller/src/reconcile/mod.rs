@@ -294,3 +294,7 @@ mod rollout_test;
 #[cfg(test)]
 #[path = "reaper_test.rs"]
 mod reaper_test;
+
+#[cfg(test)]
+#[path = "property_test.rs"]
+mod property_test;
