@@ -278,3 +278,23 @@ mod fixtures;
 #[cfg(test)]
 #[path = "replicated_test.rs"]
 mod replicated_test;
+
+#[cfg(test)]
+#[path = "restart_test.rs"]
+mod restart_test;
+
+#[cfg(test)]
+#[path = "global_test.rs"]
+mod global_test;
+
+#[cfg(test)]
+#[path = "rollout_test.rs"]
+mod rollout_test;
+
+#[cfg(test)]
+#[path = "reaper_test.rs"]
+mod reaper_test;
+
+#[cfg(test)]
+#[path = "property_test.rs"]
+mod property_test;
