@@ -42,6 +42,14 @@ fn spec(name: &str, replicas: u64) -> crds::service::ServiceSpec {
     spec
 }
 
+/// SplitMix64: a cheap, well-spread id from a counter.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn converged(services: usize, tasks: usize, nodes: usize) -> ClusterState {
     let mut state = ClusterState::default();
     for n in 0..nodes {
@@ -64,7 +72,9 @@ fn converged(services: usize, tasks: usize, nodes: usize) -> ClusterState {
         let spec = spec(&name, replicas);
         let hash = spec.template_hash();
         for slot in 1..=replicas {
-            let id = format!("{name}.{slot}.x");
+            // Ids as the cluster makes them: unrelated to the service, so tasks of a service are
+            // scattered over the id-ordered map.
+            let id = format!("{:016x}", mix((s as u64) << 32 | slot));
             let task = Task {
                 meta: ObjectMeta {
                     id: id.clone(),

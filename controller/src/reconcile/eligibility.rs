@@ -10,11 +10,38 @@
 //! evaluations.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use crds::constraint::{Constraint, NodeAttributes, parse_constraint};
 use crds::node::{Availability, Node, NodeRole, NodeState};
 use crds::service::ServiceSpec;
+
+/// A map keyed by short ids, hashed with FNV-1a: it runs once per task on every call, where
+/// SipHash's protection against chosen keys buys nothing (ids come from the cluster itself).
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a, 64 bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
 
 /// What a node means for one service's tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +56,7 @@ pub(crate) enum Fit {
 
 /// Every node of the cluster, indexed once per call.
 pub(crate) struct Nodes<'a> {
-    index: HashMap<&'a str, usize>,
+    index: IdMap<&'a str, usize>,
     views: Vec<View<'a>>,
 }
 
@@ -41,7 +68,7 @@ struct View<'a> {
 impl<'a> Nodes<'a> {
     /// Index `nodes` by id and parse their addresses once.
     pub(crate) fn new(nodes: &'a BTreeMap<String, Node>) -> Self {
-        let mut index = HashMap::with_capacity(nodes.len());
+        let mut index = IdMap::with_capacity_and_hasher(nodes.len(), Default::default());
         let mut views = Vec::with_capacity(nodes.len());
         for (id, node) in nodes {
             index.insert(id.as_str(), views.len());

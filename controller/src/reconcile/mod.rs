@@ -30,14 +30,12 @@ mod restart;
 mod rollout;
 mod slot;
 
-use std::collections::HashMap;
-
 use crds::service::{Service, ServiceMode, ServiceStatus, UpdateState};
 use crds::task::{Task, TaskState};
 
 use crate::raft::command::Command;
 use crate::raft::state::ClusterState;
-use eligibility::{Eligibility, Nodes};
+use eligibility::{Eligibility, IdMap, Nodes};
 use slot::{Ctx, Plan, Slot};
 
 /// Orchestrator settings.
@@ -71,7 +69,8 @@ pub fn orchestrate(
     new_id: &mut dyn FnMut() -> String,
 ) -> Orchestration {
     let nodes = Nodes::new(&state.nodes);
-    let mut by_service: HashMap<&str, Vec<&Task>> = HashMap::with_capacity(state.services.len());
+    let mut by_service: IdMap<&str, Vec<&Task>> =
+        IdMap::with_capacity_and_hasher(state.services.len(), Default::default());
     for task in state.tasks.values() {
         by_service
             .entry(task.service.as_str())
@@ -153,7 +152,7 @@ fn plan_service<'a>(
     let (rolled_back_to, hash) = match verdict {
         rollout::Verdict::RollBack(spec) => {
             let hash = spec.template_hash();
-            (Some(spec), hash)
+            (Some(*spec), hash)
         }
         rollout::Verdict::Proceed => (None, stored_hash),
     };

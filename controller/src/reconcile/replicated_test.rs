@@ -21,7 +21,8 @@ fn scale_up_from_zero_creates_pending_tasks_in_slots_one_to_three() {
     let hash = world.service(WEB).spec.template_hash();
     let out = world.decide();
     let created = put_tasks(&out.commands);
-    let summary: Vec<(&str, u64, Option<&str>, TaskState, TaskState, u64)> = created
+    type Row<'a> = (&'a str, u64, Option<&'a str>, TaskState, TaskState, u64);
+    let summary: Vec<Row<'_>> = created
         .iter()
         .map(|t| {
             (

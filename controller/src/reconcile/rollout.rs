@@ -33,7 +33,7 @@ pub(crate) enum Verdict {
     /// Go on with the stored spec.
     Proceed,
     /// Roll back: this spec (the previous one) is now in force.
-    RollBack(ServiceSpec),
+    RollBack(Box<ServiceSpec>),
 }
 
 /// Count the failures of the update in flight and apply `failure_action` when there are too
@@ -110,7 +110,7 @@ pub(crate) fn assess(
                     message: format!("{ROLLBACK_PREFIX}{cause}"),
                     rolled_back_spec: Some(service.spec.spec_hash()),
                 };
-                Verdict::RollBack((**previous).clone())
+                Verdict::RollBack(previous.clone())
             }
             None => {
                 let message = format!("update paused: {cause}; no previous spec to roll back to");
@@ -198,6 +198,9 @@ pub(crate) fn advance(
         }
     }
     let in_progress = update.as_ref().is_some_and(|u| u.state.in_progress());
+    if !in_progress && stale.is_empty() {
+        return;
+    }
     if !in_progress {
         if stale.is_empty() || held_back(ctx, update.as_ref()) {
             return;
@@ -215,6 +218,7 @@ pub(crate) fn advance(
     };
     let rolling_back = status.state == UpdateState::RollbackStarted;
     let config = *policy(ctx.spec, rolling_back);
+    // Only reached while an update is in flight: a converged service never pays for this scan.
     let settled = last_settled(ctx, slots, status.started_at_ms);
     if stale.is_empty() && in_flight == 0 {
         let end = settled
