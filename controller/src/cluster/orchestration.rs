@@ -163,9 +163,10 @@ fn place(state: &ClusterState, now_ms: u64, config: &Config, commands: &mut Vec<
     }
 }
 
-/// A task the scheduler should look at: wanted running and not yet placed.
+/// A task the scheduler should look at: wanted running and not yet placed. `New` tasks wait
+/// for their orchestrator (a stop-first update creates the successor before the old task stops).
 fn waits_for_placement(task: &Task) -> bool {
-    task.status.state <= TaskState::Pending && task.desired_state <= TaskState::Running
+    task.status.state == TaskState::Pending && task.desired_state <= TaskState::Running
 }
 
 enum Outcome {
