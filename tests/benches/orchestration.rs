@@ -109,7 +109,9 @@ async fn scale(tasks: usize, nodes: usize) {
                 .count(),
         )
     });
-    println!("tasks stored {tasks_stored} (replacements beyond {expected} mean churn), nodes down {nodes_down}");
+    println!(
+        "tasks stored {tasks_stored} (replacements beyond {expected} mean churn), nodes down {nodes_down}"
+    );
     println!(
         "scale: {expected} tasks on {nodes} simulated nodes: all assigned after {:.2} s, all reported running after {:.2} s ({:.0} tasks/s); peak RSS {} MiB; Raft log at {}",
         assigned.as_secs_f64(),

@@ -232,9 +232,13 @@ fn coalesce(state: &ClusterState, commands: Vec<Command>) -> Vec<Command> {
         tasks: chunk.to_vec(),
         at_ms: at,
     }));
-    out.extend(removes.chunks(TASKS_PER_WRITE).map(|chunk| Command::RemoveTasks {
-        ids: chunk.to_vec(),
-    }));
+    out.extend(
+        removes
+            .chunks(TASKS_PER_WRITE)
+            .map(|chunk| Command::RemoveTasks {
+                ids: chunk.to_vec(),
+            }),
+    );
     if !statuses.is_empty() {
         out.push(Command::PutServices {
             services: statuses,
