@@ -5,8 +5,8 @@
 //! rejects it, so an unplaced task's reason counts every node exactly once:
 //! `no suitable node (1 node down, 2 nodes constraint node.role==manager)`.
 //!
-//! The first three filters ([`Filter::STATIC`]) depend only on the node and the service, so the
-//! scheduler evaluates them once per node per service. The last three ([`Filter::DYNAMIC`])
+//! The first three filters ([`Filter::STATIC`]) depend only on the node and the service's
+//! constraints, so the scheduler evaluates them once per node per distinct constraint list. The last three ([`Filter::DYNAMIC`])
 //! depend on what is on the node; within one call they can only go from passing to failing for
 //! a given service (reservations, ports and counts only grow), which lets the scheduler drop a
 //! node for the rest of a service's batch the first time it fails one.
@@ -28,7 +28,7 @@ use crds::node::{Availability, NodeState};
 use crds::port::Protocol;
 use crds::service::ServiceSpec;
 
-use super::node_info::{NodeInfo, published_ports};
+use super::node_info::{NodeInfo, ServiceId, published_ports};
 use super::preference::{Spread, parse_spread};
 
 /// Why a service's placement rules cannot be used (lint normally catches these first).
@@ -102,7 +102,7 @@ impl Filter {
             Filter::MaxReplicas => {
                 let limit = req.max_replicas;
                 // `||` skips the count lookup when there is no limit (the common case).
-                if limit == 0 || u64::from(node.service_tasks(req.service)) < limit {
+                if limit == 0 || u64::from(node.service_tasks(req.id)) < limit {
                     Ok(())
                 } else {
                     Err(Rejection::MaxReplicas)
@@ -231,6 +231,8 @@ impl Explanation {
 pub struct Requirements<'a> {
     /// Service name.
     pub service: &'a str,
+    /// The service's number in this call (see [`Requirements::numbered`]).
+    pub id: ServiceId,
     /// The service's spec.
     pub spec: &'a ServiceSpec,
     /// Parsed `placement.constraints`.
@@ -250,7 +252,8 @@ pub struct Requirements<'a> {
 }
 
 impl<'a> Requirements<'a> {
-    /// Parses the placement rules of `spec`; `default` is the cluster's strategy.
+    /// Parses the placement rules of `spec`; `default` is the cluster's strategy. The service
+    /// is numbered 0 until [`numbered`](Self::numbered) says otherwise.
     pub fn new(service: &'a str, spec: &'a ServiceSpec, default: Strategy) -> Result<Self, Error> {
         let placement = &spec.placement;
         let constraints = placement
@@ -270,6 +273,7 @@ impl<'a> Requirements<'a> {
         ports.dedup();
         Ok(Requirements {
             service,
+            id: 0,
             spec,
             constraints,
             preferences,
@@ -279,6 +283,12 @@ impl<'a> Requirements<'a> {
             max_replicas: placement.max_replicas_per_node,
             strategy: spec.strategy.unwrap_or(default),
         })
+    }
+
+    /// The same requirements for service number `id` of the call's
+    /// [`NodeSet`](super::node_info::NodeSet), which per-node counts are kept by.
+    pub fn numbered(self, id: ServiceId) -> Self {
+        Requirements { id, ..self }
     }
 }
 

@@ -4,7 +4,8 @@
 //! ```text
 //!  nodes + placed tasks ──▶ NodeSet (node_info)        built once per call
 //!  pending ──group by (service, fixed node?)──▶ per service:
-//!     static filters (ready, availability, constraints)  once per node       (filter)
+//!     static filters (ready, availability, constraints)  once per node per distinct
+//!                                                        constraint list      (filter)
 //!     eligible nodes ──▶ preference Tree ──▶ leaf Ranker (spread/binpack/random)
 //!     per task: take best ──dynamic filters (resources, ports, max replicas)──▶ place, put back
 //!                                             └─ fails: drop the node for this batch
@@ -17,8 +18,8 @@
 //! - [`preference`]: spreading over label values (`spread: node.labels.zone`).
 //!
 //! # Cost
-//! A batch of `t` tasks of one service on `n` nodes costs O(n) for the static filters and the
-//! tree, then O(log n) per task: a node failing a dynamic filter is dropped for the rest of the
+//! A batch of `t` tasks of one service on `n` nodes costs O(n) for the tree (the static filters
+//! are shared by services with the same constraints), then O(log n) per task: a node failing a dynamic filter is dropped for the rest of the
 //! batch, because within a call reservations, ports and counts only grow. Tasks are grouped by
 //! service (in order of first appearance; pending order within a group), so placements are
 //! listed in that order rather than in `pending` order.
@@ -28,7 +29,7 @@ pub mod node_info;
 pub mod preference;
 pub mod strategy;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crds::compose::Strategy;
 use crds::node::Node;
@@ -37,7 +38,7 @@ use crds::task::Task;
 use serde::Serialize;
 
 use filter::{Explanation, Filter, Requirements};
-use node_info::NodeSet;
+use node_info::{FxHashMap, NodeInfo, NodeSet};
 use preference::Tree;
 use strategy::{Ranker, SplitMix64, score};
 
@@ -94,7 +95,11 @@ pub fn schedule<'a>(
     let mut run = Run {
         set: NodeSet::build(nodes, services, placed),
         rng: SplitMix64::new(config.seed),
-        decision: Decision::default(),
+        decision: Decision {
+            placements: Vec::with_capacity(pending.len()),
+            unplaced: Vec::new(),
+        },
+        statics: FxHashMap::default(),
     };
     for group in group_pending(pending) {
         let Some(service) = services.get(group.service) else {
@@ -104,8 +109,14 @@ pub fn schedule<'a>(
         };
         match Requirements::new(group.service, &service.spec, config.strategy) {
             Err(e) => run.unplace_all(&group.tasks, &e.to_string()),
-            Ok(req) if group.fixed => run.place_fixed(&req, &group.tasks),
-            Ok(req) => run.place_batch(&req, &group.tasks),
+            Ok(req) => {
+                let req = req.numbered(run.set.service_id(group.service));
+                if group.fixed {
+                    run.place_fixed(&req, &group.tasks);
+                } else {
+                    run.place_batch(&req, &group.tasks);
+                }
+            }
         }
     }
     run.decision
@@ -121,7 +132,7 @@ struct Group<'a> {
 /// Groups `pending` by (service, fixed node or not), in order of first appearance.
 fn group_pending<'a>(pending: &[&'a Task]) -> Vec<Group<'a>> {
     let mut groups: Vec<Group<'a>> = Vec::new();
-    let mut index: HashMap<(&str, bool), usize> = HashMap::new();
+    let mut index: FxHashMap<(&str, bool), usize> = FxHashMap::default();
     for &task in pending {
         let key = (task.service.as_str(), task.node.is_some());
         let i = *index.entry(key).or_insert_with(|| {
@@ -142,12 +153,45 @@ struct Run<'a> {
     set: NodeSet<'a>,
     rng: SplitMix64,
     decision: Decision,
+    /// The static pass per distinct constraint list, as written: services with the same
+    /// constraints (commonly none) share it, and nothing a placement changes affects it.
+    statics: FxHashMap<&'a [String], Static>,
+}
+
+/// The outcome of the static filters for one constraint list.
+struct Static {
+    /// Positions of the nodes that pass, in order.
+    eligible: Vec<usize>,
+    /// The rejections of the others.
+    explanation: Explanation,
+}
+
+impl Static {
+    /// Runs the static filters of `req` on every node, counting rejections.
+    fn new(nodes: &[NodeInfo<'_>], req: &Requirements<'_>) -> Self {
+        let mut explanation = Explanation::default();
+        let eligible = (0..nodes.len())
+            .filter(
+                |&n| match filter::check_all(&Filter::STATIC, &nodes[n], req) {
+                    Ok(()) => true,
+                    Err(rejection) => {
+                        explanation.add(rejection);
+                        false
+                    }
+                },
+            )
+            .collect();
+        Static {
+            eligible,
+            explanation,
+        }
+    }
 }
 
 impl<'a> Run<'a> {
     fn place(&mut self, task: &Task, node: usize, req: &Requirements<'a>) {
         let info = &mut self.set.nodes[node];
-        info.occupy(req.service, Some(req.spec));
+        info.occupy(req.id, Some(req.spec));
         self.decision.placements.push(Placement {
             task: task.meta.id.clone(),
             node: info.id().to_owned(),
@@ -184,8 +228,13 @@ impl<'a> Run<'a> {
 
     /// Tasks of one service that may go anywhere: see the module doc for the cost.
     fn place_batch(&mut self, req: &Requirements<'a>, tasks: &[&'a Task]) {
-        let mut explanation = Explanation::default();
-        let mut tree = self.build_tree(req, &mut explanation);
+        let constraints = req.spec.placement.constraints.as_slice();
+        let statics = self
+            .statics
+            .entry(constraints)
+            .or_insert_with(|| Static::new(&self.set.nodes, req));
+        let mut explanation = statics.explanation.clone();
+        let mut tree = build_tree(&self.set.nodes, req, &statics.eligible);
         for (i, &task) in tasks.iter().enumerate() {
             loop {
                 let Some((leaf, n)) = tree.take(&mut self.rng) else {
@@ -199,37 +248,24 @@ impl<'a> Run<'a> {
                     continue;
                 }
                 self.place(task, n, req);
-                let score = score(req.strategy, &self.set.nodes[n], req.service);
+                let score = score(req.strategy, &self.set.nodes[n], req.id);
                 tree.put(leaf, n, score, true);
                 break;
             }
         }
     }
+}
 
-    /// Runs the static filters on every node, counting rejections, and builds the preference
-    /// tree of the nodes that pass.
-    fn build_tree(&self, req: &Requirements<'a>, explanation: &mut Explanation) -> Tree {
-        let nodes = &self.set.nodes;
-        let eligible: Vec<usize> = (0..nodes.len())
-            .filter(
-                |&n| match filter::check_all(&Filter::STATIC, &nodes[n], req) {
-                    Ok(()) => true,
-                    Err(rejection) => {
-                        explanation.add(rejection);
-                        false
-                    }
-                },
-            )
-            .collect();
-        let tasks = |n: usize| u64::from(nodes[n].service_tasks(req.service));
-        let mut ranker = |members: &[usize]| {
-            let candidates = members
-                .iter()
-                .map(|&n| (score(req.strategy, &nodes[n], req.service), n));
-            Ranker::new(req.strategy, candidates)
-        };
-        Tree::build(&req.preferences, &eligible, nodes, &tasks, &mut ranker)
-    }
+/// Builds the preference tree of the `eligible` nodes for a batch of `req`.
+fn build_tree(nodes: &[NodeInfo<'_>], req: &Requirements<'_>, eligible: &[usize]) -> Tree {
+    let tasks = |n: usize| u64::from(nodes[n].service_tasks(req.id));
+    let mut ranker = |members: &[usize]| {
+        let candidates = members
+            .iter()
+            .map(|&n| (score(req.strategy, &nodes[n], req.id), n));
+        Ranker::new(req.strategy, candidates)
+    };
+    Tree::build(&req.preferences, eligible, nodes, &tasks, &mut ranker)
 }
 
 #[cfg(test)]

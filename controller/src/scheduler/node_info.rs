@@ -4,6 +4,11 @@
 //!
 //! Placements made during the call are added with [`NodeInfo::occupy`], so later decisions of
 //! the same call see them.
+//!
+//! Services are numbered per call ([`ServiceId`], by [`NodeSet::service_id`]) so a node's
+//! per-service counts are a small sorted vector searched by number: looking a count up is a
+//! few integer compares instead of hashing a name, and it is done for every eligible node of
+//! every service batch.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -36,9 +41,16 @@ pub struct NodeInfo<'a> {
     pub ports: HashSet<(u16, Protocol)>,
     /// Tasks on the node, all services together.
     pub tasks: u32,
-    /// Tasks on the node per service name.
-    pub per_service: HashMap<&'a str, u32, BuildHasherDefault<FxHasher>>,
+    /// Tasks on the node per service, `(service, count)` sorted by service; only services with
+    /// tasks on the node are listed, so its size follows the tasks rather than the cluster.
+    pub per_service: Vec<(ServiceId, u32)>,
 }
+
+/// A service's number within one [`schedule`](super::schedule) call.
+pub type ServiceId = u32;
+
+/// A hash map with [`FxHasher`].
+pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 impl<'a> NodeInfo<'a> {
     /// The view of `node` with nothing on it yet.
@@ -66,7 +78,7 @@ impl<'a> NodeInfo<'a> {
             reserved_memory: 0,
             ports: HashSet::new(),
             tasks: 0,
-            per_service: HashMap::default(),
+            per_service: Vec::new(),
         }
     }
 
@@ -76,8 +88,11 @@ impl<'a> NodeInfo<'a> {
     }
 
     /// Tasks of `service` on the node.
-    pub fn service_tasks(&self, service: &str) -> u32 {
-        self.per_service.get(service).copied().unwrap_or(0)
+    pub fn service_tasks(&self, service: ServiceId) -> u32 {
+        match self.per_service.binary_search_by_key(&service, |&(s, _)| s) {
+            Ok(i) => self.per_service[i].1,
+            Err(_) => 0,
+        }
     }
 
     /// Nano-CPUs not yet reserved (0 when the node reported none).
@@ -92,9 +107,12 @@ impl<'a> NodeInfo<'a> {
 
     /// Records a task of `service` on the node: its count, and what `spec` reserves and
     /// publishes (unknown when the service is gone, then only the count).
-    pub fn occupy(&mut self, service: &'a str, spec: Option<&ServiceSpec>) {
+    pub fn occupy(&mut self, service: ServiceId, spec: Option<&ServiceSpec>) {
         self.tasks += 1;
-        *self.per_service.entry(service).or_insert(0) += 1;
+        match self.per_service.binary_search_by_key(&service, |&(s, _)| s) {
+            Ok(i) => self.per_service[i].1 += 1,
+            Err(i) => self.per_service.insert(i, (service, 1)),
+        }
         if let Some(spec) = spec {
             let reserve = &spec.resources;
             self.reserved_cpus = self.reserved_cpus.saturating_add(reserve.reserve_cpus.0);
@@ -106,9 +124,9 @@ impl<'a> NodeInfo<'a> {
     }
 }
 
-/// The Firefox/rustc hash: a multiply and rotate per word. Per-service counts are looked up
-/// twice per placement; SipHash's DoS resistance buys nothing for service names the cluster
-/// itself created, and costs several times more.
+/// The Firefox/rustc hash: a multiply and rotate per word. Node ids and service names are
+/// hashed per task (grouping, numbering); SipHash's DoS resistance buys nothing for names the
+/// cluster itself created, and costs several times more.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FxHasher(u64);
 
@@ -155,13 +173,16 @@ pub fn occupies(task: &Task) -> bool {
         && task.desired_state <= TaskState::Running
 }
 
-/// All nodes, in node-id order, with an index from id to position.
+/// All nodes, in node-id order, with an index from id to position, and the call's service
+/// numbers.
 #[derive(Debug, Clone)]
 pub struct NodeSet<'a> {
     /// The nodes, sorted by id.
     pub nodes: Vec<NodeInfo<'a>>,
     /// Position of each node in `nodes`.
-    pub index: HashMap<&'a str, usize>,
+    pub index: FxHashMap<&'a str, usize>,
+    /// Number of each service name seen so far.
+    pub services: FxHashMap<&'a str, ServiceId>,
 }
 
 impl<'a> NodeSet<'a> {
@@ -175,15 +196,33 @@ impl<'a> NodeSet<'a> {
     ) -> Self {
         let nodes: Vec<NodeInfo<'a>> = nodes.values().map(NodeInfo::new).collect();
         let index = nodes.iter().enumerate().map(|(i, n)| (n.id(), i)).collect();
-        let mut set = NodeSet { nodes, index };
+        let mut set = NodeSet {
+            nodes,
+            index,
+            services: FxHashMap::default(),
+        };
         for task in placed.iter().filter(|t| occupies(t)) {
             let Some(i) = task.node.as_deref().and_then(|n| set.position(n)) else {
                 continue;
             };
             let spec = services.get(&task.service).map(|s| &s.spec);
-            set.nodes[i].occupy(&task.service, spec);
+            let id = set.service_id(&task.service);
+            set.nodes[i].occupy(id, spec);
         }
         set
+    }
+
+    /// The number of service `name`, given it now if it has none yet.
+    pub fn service_id(&mut self, name: &'a str) -> ServiceId {
+        // Past 2^32 services numbers would be shared (counts merged); no cluster gets there.
+        let next = ServiceId::try_from(self.services.len()).unwrap_or(ServiceId::MAX);
+        *self.services.entry(name).or_insert(next)
+    }
+
+    /// The number of service `name`, if it has one (it has tasks on some node, or was asked
+    /// for with [`service_id`](Self::service_id)).
+    pub fn find_service(&self, name: &str) -> Option<ServiceId> {
+        self.services.get(name).copied()
     }
 
     /// The position of node `id`.

@@ -48,10 +48,8 @@ fn the_node_set_counts_tasks_and_ignores_unknown_nodes() {
     let placed: Vec<&Task> = tasks.iter().collect();
     let set = NodeSet::build(&nodes, &services, &placed);
     let a = &set.nodes[set.position("a").expect("a")];
-    assert_eq!(
-        (a.tasks, a.service_tasks("web"), a.service_tasks("db")),
-        (3, 2, 1)
-    );
+    let count = |service| a.service_tasks(set.find_service(service).expect("numbered"));
+    assert_eq!((a.tasks, count("web"), count("db")), (3, 2, 1));
     assert_eq!(set.nodes[1].tasks, 0);
     assert_eq!(set.position("gone"), None);
 }

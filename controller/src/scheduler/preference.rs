@@ -135,8 +135,14 @@ impl Tree {
         rank: usize,
     ) -> usize {
         let id = self.branches.len();
+        // Only a child's count ranks it among its siblings; the root's is never compared, so it
+        // is not summed (that would be one count look-up per eligible node per batch).
+        let count = match parent {
+            Some(_) => members.iter().map(|&n| tasks(n)).sum(),
+            None => 0,
+        };
         self.branches.push(Branch {
-            tasks: members.iter().map(|&n| tasks(n)).sum(),
+            tasks: count,
             rank,
             parent,
             live: BTreeSet::new(),
