@@ -276,11 +276,12 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
+        let pass = started.elapsed();
         let wrote = !decision.commands.is_empty();
         if wrote {
             tracing::debug!(
                 commands = decision.commands.len(),
-                decided_in_ms = started.elapsed().as_millis() as u64,
+                decided_in_ms = pass.as_millis() as u64,
                 "orchestration pass"
             );
         }
@@ -303,7 +304,9 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
                 () = tokio::time::sleep(wake) => {}
             }
         }
-        tokio::time::sleep(MIN_PASS_INTERVAL).await;
+        // A pass reads the whole state under its read lock: leave at least as much time to
+        // the writers (Raft applying reports) as the pass took.
+        tokio::time::sleep(MIN_PASS_INTERVAL.max(pass)).await;
         version.borrow_and_update();
     }
 }

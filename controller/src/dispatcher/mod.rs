@@ -85,6 +85,7 @@ impl Dispatcher {
         let flusher = tokio::spawn(self.clone().flush_loop(manager.clone(), stop.clone()));
         let mut version = manager.sm.watch();
         loop {
+            let started = std::time::Instant::now();
             // A pass over a large state is CPU work: keep it off the threads that serve
             // heartbeats and sessions.
             let (me, sm) = (self.clone(), manager.sm.clone());
@@ -96,12 +97,14 @@ impl Dispatcher {
             if passed.is_err() {
                 tracing::error!("an assignment pass panicked");
             }
+            let pass = started.elapsed();
             tokio::select! {
                 () = stop.cancelled() => break,
                 changed = version.changed() => if changed.is_err() { break },
                 () = self.wake.notified() => {}
             }
-            tokio::time::sleep(MIN_PASS_INTERVAL).await;
+            // Leave the state's writers at least as much time as the pass took.
+            tokio::time::sleep(MIN_PASS_INTERVAL.max(pass)).await;
         }
         self.sessions().prune(true);
         let _ = flusher.await;
