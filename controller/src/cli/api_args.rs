@@ -1,5 +1,5 @@
-//! Arguments and plumbing shared by the commands that talk to a manager (`node`, `token`,
-//! `status`): which data directory holds the identity, which manager to dial.
+//! Arguments and plumbing shared by the commands that talk to a manager (`node`, `service`,
+//! `token`, `status`): which data directory holds the identity, which manager to dial.
 
 use std::path::PathBuf;
 

@@ -12,8 +12,10 @@ pub mod node;
 pub mod plan;
 pub mod run;
 pub mod schema;
+pub mod service;
 pub mod source_args;
 pub mod status;
+pub mod table;
 pub mod token;
 
 use std::process::ExitCode;
@@ -60,6 +62,8 @@ pub enum Command {
     Token(token::Args),
     /// List, inspect, update, promote, demote or remove nodes.
     Node(node::Args),
+    /// List services, or the tasks of one (exit 1 when it does not exist).
+    Service(service::Args),
     /// Remove this node from its cluster.
     Leave(leave::Args),
 }
@@ -75,6 +79,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Join(args)) => join::run(&args),
         Some(Command::Token(args)) => token::run(&args),
         Some(Command::Node(args)) => node::run(&args),
+        Some(Command::Service(args)) => service::run(&args),
         Some(Command::Leave(args)) => leave::run(&args),
         None if cli.run.source.repo.is_none()
             && cli.run.source.watch.is_none()

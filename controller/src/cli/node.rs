@@ -293,7 +293,7 @@ pub fn render_table(nodes: &[NodeView], me: Option<&str>) -> String {
         (&a.node.description.hostname, &a.node.meta.id)
             .cmp(&(&b.node.description.hostname, &b.node.meta.id))
     });
-    let rows: Vec<[String; 6]> = sorted
+    let rows: Vec<Vec<String>> = sorted
         .iter()
         .map(|v| {
             let n = &v.node;
@@ -302,7 +302,7 @@ pub fn render_table(nodes: &[NodeView], me: Option<&str>) -> String {
             } else {
                 n.meta.id.clone()
             };
-            [
+            vec![
                 id,
                 n.description.hostname.clone(),
                 match n.status.state {
@@ -328,28 +328,7 @@ pub fn render_table(nodes: &[NodeView], me: Option<&str>) -> String {
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}   ", w = *w));
-            }
-        }
-        out.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    super::table::render(&header, &rows)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The admin API: nodes, join tokens and status for the CLI. Any manager answers reads from its
+//! The admin API: nodes, services, tasks, join tokens and status for the CLI. Any manager answers reads from its
 //! own state (marked possibly stale when it has no quorum); writes go through the
 //! [`Writer`](crate::cluster::writer::Writer) to the leader.
 
@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use crds::node::{NodeRole, NodeState};
 
-use crate::cluster::api::{NodeView, RemoveQuery, StatusView, TokenView};
+use crate::cluster::api::{NodeView, RemoveQuery, StatusView, TasksQuery, TokenView};
 use crate::cluster::join_api::{even_managers_warning, role_name};
 use crate::cluster::manager::{Manager, now_ms};
 use crate::cluster::server::error;
+use crate::cluster::service_views::{self, LookupError};
 use crate::raft::command::NodeUpdate;
 use crate::raft::{ClusterState, Command};
 
@@ -27,6 +28,27 @@ pub async fn inspect_node(State(manager): State<Arc<Manager>>, Path(id): Path<St
     match find(&manager, &id) {
         Ok(view) => Json(manager.answer(view)).into_response(),
         Err(response) => *response,
+    }
+}
+
+/// `GET /v1/services`: every service with replica counts computed from its tasks.
+pub async fn list_services(State(manager): State<Arc<Manager>>) -> Response {
+    let views = manager.sm.read(service_views::compute_service_views);
+    Json(manager.answer(views)).into_response()
+}
+
+/// `GET /v1/tasks?service=&stack=`: `404` names the known services when `service` matches none.
+pub async fn list_tasks(
+    State(manager): State<Arc<Manager>>,
+    Query(query): Query<TasksQuery>,
+) -> Response {
+    match manager
+        .sm
+        .read(|s| service_views::compute_task_views(s, &query))
+    {
+        Ok(views) => Json(manager.answer(views)).into_response(),
+        Err(err @ LookupError::NotFound { .. }) => error(StatusCode::NOT_FOUND, err.to_string()),
+        Err(err @ LookupError::Ambiguous { .. }) => error(StatusCode::CONFLICT, err.to_string()),
     }
 }
 

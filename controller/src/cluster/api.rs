@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crds::node::{Node, NodeDescription, NodeRole};
+use crds::service::Service;
+use crds::task::Task;
 use serde::{Deserialize, Serialize};
 
 use crate::raft::revision::RevisionRecord;
@@ -19,6 +21,10 @@ pub const HEARTBEAT_PATH: &str = "/v1/session/heartbeat";
 pub const LEAVE_PATH: &str = "/v1/session/leave";
 /// Nodes (manager certificates only).
 pub const NODES_PATH: &str = "/v1/nodes";
+/// Services with their replica counts (manager certificates only).
+pub const SERVICES_PATH: &str = "/v1/services";
+/// Tasks, filtered by `?service=` and `?stack=` (manager certificates only).
+pub const TASKS_PATH: &str = "/v1/tasks";
 /// Join tokens: `/v1/tokens/{role}` and `/v1/tokens/{role}/rotate`.
 pub const TOKENS_PATH: &str = "/v1/tokens";
 /// The applied revision and cluster summary.
@@ -193,4 +199,47 @@ pub struct RemoveQuery {
     /// Remove a node that is still up.
     #[serde(default)]
     pub force: bool,
+}
+
+/// A service as `GET /v1/services` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    /// The stored service.
+    #[serde(flatten)]
+    pub service: Service,
+    /// Replica counts computed from the tasks when the manager answered.
+    pub replicas: Replicas,
+}
+
+/// `REPLICAS` of `service ls`: `running/desired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Replicas {
+    /// Tasks that should run and do.
+    pub running: u64,
+    /// The replica count, or for a global service the tasks that should run.
+    pub desired: u64,
+}
+
+/// `GET /v1/tasks?service=…&stack=…`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TasksQuery {
+    /// A service's full name (`<stack>_<name>`) or, when unique, its short name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Only tasks of this stack's services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// A task as `GET /v1/tasks` shows it, with the names `service ps` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    /// The stored task.
+    #[serde(flatten)]
+    pub task: Task,
+    /// Its service's name within the stack (`web` of `shop_web`).
+    pub service_short_name: String,
+    /// Its node's hostname, when the task is placed on a node the cluster knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_hostname: Option<String>,
 }

@@ -25,7 +25,8 @@
 //! - [`session`] / [`session_api`]: both ends of heartbeats; [`liveness`] decides who is down.
 //! - [`membership`]: keeps Raft voters equal to the nodes whose role is manager.
 //! - [`record`]: the revision record in the replicated state, for the sync loop.
-//! - [`admin`]: node, token and status endpoints for the CLI.
+//! - [`admin`]: node, service, task, token and status endpoints for the CLI.
+//! - [`service_views`]: what `service ls|ps` show, computed from the state (pure).
 //! - [`client`]: how the CLI finds and authenticates to a manager.
 //! - [`orchestration`]: the leader's loop: services, orchestrators and scheduler decide, Raft
 //!   commits; the [`dispatcher`](crate::dispatcher) streams the result to nodes.
@@ -45,6 +46,7 @@ pub mod orchestration;
 pub mod record;
 pub mod runtime;
 pub mod server;
+pub mod service_views;
 pub mod session;
 pub mod session_api;
 pub mod simulated;

@@ -6,7 +6,7 @@
 //! | `/raft/append|vote|snapshot`, `/raft/write` | managers (certificate role) |
 //! | `/v1/join` | anyone with a valid join token (no certificate yet) |
 //! | `/v1/session/*` | any node of the cluster (certificate) |
-//! | `/v1/nodes`, `/v1/tokens`, `/v1/status` | managers (the CLI uses its node's certificate) |
+//! | `/v1/nodes`, `/v1/services`, `/v1/tasks`, `/v1/tokens`, `/v1/status` | managers (the CLI uses its node's certificate) |
 
 use std::sync::Arc;
 
@@ -49,6 +49,8 @@ pub fn router(manager: Arc<Manager>) -> Router {
                 .patch(admin::update_node)
                 .delete(admin::remove_node),
         )
+        .route(api::SERVICES_PATH, get(admin::list_services))
+        .route(api::TASKS_PATH, get(admin::list_tasks))
         .route(
             &format!("{}/{{role}}", api::TOKENS_PATH),
             get(admin::show_token),

@@ -1,0 +1,352 @@
+//! `reconciler service ls|ps`, shaped like `docker service ls|ps`: services with their replica
+//! counts, and the tasks of a service with their history.
+//!
+//! Rendering is pure (data and `now_ms` in, text out) so the tables are tested without a cluster.
+
+use std::cmp::Reverse;
+
+use crds::port::{PortConfig, PortMode};
+use crds::service::{ServiceMode, UpdateState};
+use crds::task::TaskState;
+
+use super::api_args::{ApiArgs, block_on, warn_if_stale};
+use super::node::Format;
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::cluster::api::{Read, SERVICES_PATH, ServiceView, TASKS_PATH, TaskView};
+use crate::cluster::client::ClientError;
+use crate::cluster::manager::now_ms;
+
+/// Errors longer than this are cut in the table unless `--no-trunc` (Docker's limit).
+const MAX_ERROR_CHARS: usize = 30;
+/// Task ids are shown by this prefix unless `--no-trunc` (Docker's short id length).
+const SHORT_ID_CHARS: usize = 12;
+
+/// Arguments of `service`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// `service` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Action {
+    /// List services with their replica counts.
+    Ls {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Manager and identity.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List the tasks of a service, the current one of each slot first, then its history.
+    Ps {
+        /// Full name (`<stack>_<service>`) or, when unique, the name within its stack.
+        service: String,
+        /// Only look in this stack.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Show full task ids and errors.
+        #[arg(long)]
+        no_trunc: bool,
+        /// Manager and identity.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// Run `service`: exit 1 when the service does not exist, 2 on other errors.
+pub fn run(args: &Args) -> u8 {
+    let result = block_on(run_async(&args.action)).unwrap_or_else(|e| Err(Failure::Other(e)));
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            match failure {
+                Failure::NoSuchService(_) => EXIT_FINDINGS,
+                Failure::Other(_) => EXIT_USAGE,
+            }
+        }
+    }
+}
+
+/// What went wrong, kept typed so `run` can tell "no such service" (exit 1) from the rest.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The manager knows no such service.
+    #[error("{0}")]
+    NoSuchService(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+async fn run_async(action: &Action) -> Result<(), Failure> {
+    match action {
+        Action::Ls { format, api } => {
+            let client = api.client().map_err(other)?;
+            let read: Read<Vec<ServiceView>> = client.get(SERVICES_PATH).await.map_err(other)?;
+            warn_if_stale(read.possibly_stale, &read.answered_by);
+            match format {
+                Format::Json => println!("{}", to_json(&read.data)?),
+                Format::Table => print!("{}", render_ls(&read.data)),
+            }
+            Ok(())
+        }
+        Action::Ps {
+            service,
+            stack,
+            format,
+            no_trunc,
+            api,
+        } => {
+            let client = api.client().map_err(other)?;
+            let read: Read<Vec<TaskView>> = client
+                .get(&tasks_path(service, stack.as_deref()))
+                .await
+                .map_err(|e| match e {
+                    ClientError::Api { status: 404, .. } => Failure::NoSuchService(e.to_string()),
+                    e => other(e),
+                })?;
+            warn_if_stale(read.possibly_stale, &read.answered_by);
+            match format {
+                Format::Json => println!("{}", to_json(&read.data)?),
+                Format::Table => print!("{}", render_ps(&read.data, *no_trunc, now_ms())),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn other(e: impl std::fmt::Display) -> Failure {
+    Failure::Other(e.to_string())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(other)
+}
+
+/// `/v1/tasks?service=…[&stack=…]`, with the names percent-encoded.
+fn tasks_path(service: &str, stack: Option<&str>) -> String {
+    let mut query = url_pair("service", service);
+    if let Some(stack) = stack {
+        query = format!("{query}&{}", url_pair("stack", stack));
+    }
+    format!("{TASKS_PATH}?{query}")
+}
+
+fn url_pair(key: &str, value: &str) -> String {
+    let encoded: String = value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("{key}={encoded}")
+}
+
+/// The `docker service ls` table, by service name. The service name is its id here, so there is
+/// no separate ID column.
+pub fn render_ls(services: &[ServiceView]) -> String {
+    let mut sorted: Vec<&ServiceView> = services.iter().collect();
+    sorted.sort_by(|a, b| a.service.spec.name.cmp(&b.service.spec.name));
+    let rows: Vec<Vec<String>> = sorted
+        .iter()
+        .map(|view| {
+            let spec = &view.service.spec;
+            vec![
+                spec.name.clone(),
+                match spec.mode {
+                    ServiceMode::Replicated { .. } => "replicated",
+                    ServiceMode::Global => "global",
+                }
+                .to_owned(),
+                format_replicas(view),
+                // Docker hides the digest pin in this table; `--format json` keeps it.
+                spec.image.split('@').next().unwrap_or_default().to_owned(),
+                format_ports(&spec.ports),
+            ]
+        })
+        .collect();
+    super::table::render(&["NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows)
+}
+
+/// `2/3`, with a hint when an update stopped or was undone (the counts alone hide that).
+fn format_replicas(view: &ServiceView) -> String {
+    let counts = format!("{}/{}", view.replicas.running, view.replicas.desired);
+    let hint = match view.service.update.as_ref().map(|u| u.state) {
+        Some(UpdateState::Paused) => " (update paused)",
+        Some(UpdateState::RollbackPaused) => " (rollback paused)",
+        Some(UpdateState::RollbackCompleted) => " (rolled back)",
+        _ => "",
+    };
+    counts + hint
+}
+
+/// `*:8080->80/tcp, *:53->53/udp`: the routing-mesh ports, as `docker service ls` lists them.
+fn format_ports(ports: &[PortConfig]) -> String {
+    ports
+        .iter()
+        .filter(|p| p.mode == PortMode::Ingress)
+        .filter_map(|p| {
+            p.published
+                .map(|published| format!("*:{published}->{}/{}", p.target, p.protocol))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `docker service ps` table: per service and slot (or node, for global services) the task
+/// that should run first, then the older ones newest first, marked `\_`.
+pub fn render_ps(tasks: &[TaskView], no_trunc: bool, now_ms: u64) -> String {
+    let mut sorted: Vec<&TaskView> = tasks.iter().collect();
+    sorted.sort_by_key(|v| {
+        let t = &v.task;
+        (
+            t.service.as_str(),
+            t.slot,
+            if t.slot == 0 { t.node.as_deref() } else { None },
+            t.desired_state != TaskState::Running,
+            Reverse(t.meta.created_at_ms),
+            t.meta.id.as_str(),
+        )
+    });
+    let mut rows = Vec::with_capacity(sorted.len());
+    let mut previous: Option<String> = None;
+    for view in sorted {
+        let name = task_name(view);
+        let shown = if previous.as_ref() == Some(&name) {
+            format!(" \\_ {name}")
+        } else {
+            name.clone()
+        };
+        previous = Some(name);
+        rows.push(ps_row(view, shown, no_trunc, now_ms));
+    }
+    super::table::render(
+        &[
+            "ID",
+            "NAME",
+            "NODE",
+            "DESIRED STATE",
+            "CURRENT STATE",
+            "ERROR",
+        ],
+        &rows,
+    )
+}
+
+fn ps_row(view: &TaskView, name: String, no_trunc: bool, now_ms: u64) -> Vec<String> {
+    let t = &view.task;
+    let id = if no_trunc {
+        t.meta.id.clone()
+    } else {
+        t.meta.id.chars().take(SHORT_ID_CHARS).collect()
+    };
+    let node = view
+        .node_hostname
+        .clone()
+        .or_else(|| t.node.clone())
+        .unwrap_or_default();
+    let current = if t.status.timestamp_ms == 0 {
+        state_name(t.status.state)
+    } else {
+        format!(
+            "{} {} ago",
+            state_name(t.status.state),
+            human_duration(now_ms.saturating_sub(t.status.timestamp_ms)).to_lowercase()
+        )
+    };
+    vec![
+        id,
+        name,
+        node,
+        state_name(t.desired_state),
+        current,
+        format_error(view, no_trunc),
+    ]
+}
+
+/// `web.1` for a replica, `web.<node id>` for a global service's task (slot 0).
+pub fn task_name(view: &TaskView) -> String {
+    match (view.task.slot, &view.task.node) {
+        (0, Some(node)) => format!("{}.{node}", view.service_short_name),
+        (slot, _) => format!("{}.{slot}", view.service_short_name),
+    }
+}
+
+/// The task's error or, while it waits for the scheduler, the scheduler's reason; cut and
+/// quoted like Docker does unless `no_trunc`.
+fn format_error(view: &TaskView, no_trunc: bool) -> String {
+    let status = &view.task.status;
+    let text = match (&status.error, status.state) {
+        (Some(error), _) => error.as_str(),
+        (None, TaskState::Pending) => status.message.as_deref().unwrap_or_default(),
+        (None, _) => "",
+    };
+    if text.is_empty() || no_trunc {
+        return text.to_owned();
+    }
+    if text.chars().count() > MAX_ERROR_CHARS {
+        let cut: String = text.chars().take(MAX_ERROR_CHARS - 1).collect();
+        format!("\"{cut}…\"")
+    } else {
+        format!("\"{text}\"")
+    }
+}
+
+/// `Running`, `Shutdown`: the serialised name, capitalised.
+fn state_name(state: TaskState) -> String {
+    let name = serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => name,
+    }
+}
+
+/// A duration the way Docker words it (go-units `HumanDuration`): `3 minutes`, `About an hour`.
+pub fn human_duration(ms: u64) -> String {
+    let seconds = ms / 1000;
+    let minutes = seconds / 60;
+    // Go rounds hours to the nearest one (`d.Hours() + 0.5`).
+    let hours = (ms + 1_800_000) / 3_600_000;
+    if seconds < 1 {
+        "Less than a second".to_owned()
+    } else if seconds == 1 {
+        "1 second".to_owned()
+    } else if seconds < 60 {
+        format!("{seconds} seconds")
+    } else if minutes == 1 {
+        "About a minute".to_owned()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".to_owned()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", ms / 3_600_000 / 24 / 365)
+    }
+}
+
+#[cfg(test)]
+#[path = "service_test.rs"]
+mod tests;
