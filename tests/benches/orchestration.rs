@@ -77,6 +77,7 @@ async fn scale(tasks: usize, nodes: usize) {
     let applied = Instant::now();
     cluster.apply(&refs).await;
     let mut assigned_at = None;
+    let mut next_progress = Duration::from_secs(10);
     loop {
         let (assigned, running) = cluster.read(|s| {
             s.tasks.values().fold((0, 0), |(a, r), t| {
@@ -91,6 +92,15 @@ async fn scale(tasks: usize, nodes: usize) {
         }
         if running >= expected {
             break;
+        }
+        if applied.elapsed() >= next_progress {
+            // Progress lines, so that a run cut short still says how far it got.
+            println!(
+                "  after {:>4.0} s: {assigned} assigned, {running} running, RSS {} MiB",
+                applied.elapsed().as_secs_f64(),
+                rss_mib("VmRSS:")
+            );
+            next_progress += Duration::from_secs(10);
         }
         assert!(
             applied.elapsed() < Duration::from_secs(900),
@@ -130,11 +140,16 @@ async fn scale(tasks: usize, nodes: usize) {
 
 /// Peak resident memory of this process (VmHWM), MiB.
 fn peak_rss_mib() -> u64 {
+    rss_mib("VmHWM:")
+}
+
+/// A memory line of `/proc/self/status` (`VmRSS:`, `VmHWM:`), MiB.
+fn rss_mib(line: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(line))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map(|kib| kib / 1024)
