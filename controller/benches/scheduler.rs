@@ -11,12 +11,10 @@
 //! Run: `cargo bench -p controller --bench scheduler` (`SCHED_BENCH_RUNS`, default 7).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use controller::scheduler::{Config, schedule};
 use crds::compose::Strategy;
-use crds::load::{self, NoFiles, Source};
 use crds::meta::ObjectMeta;
 use crds::node::{Node, NodeRole, NodeState};
 use crds::port::parse_short;
@@ -35,25 +33,8 @@ fn meta(id: String) -> ObjectMeta {
 }
 
 fn base_spec() -> ServiceSpec {
-    let vars = BTreeMap::new();
-    let loaded = load::load(
-        Source {
-            stack: "bench".into(),
-            path: PathBuf::from("bench.yml"),
-            text: "services:\n  app:\n    image: app:1\n".into(),
-        },
-        &vars,
-        &NoFiles,
-    );
-    let file = loaded.file.as_ref().expect("the bench stack loads");
-    let stack = crds::stack::normalize(
-        file,
-        &crds::stack::Inputs {
-            source: &loaded.source,
-            vars: &vars,
-            files: &NoFiles,
-        },
-    );
+    let stack = crds::stack::from_text("bench", "services:\n  app:\n    image: app:1\n")
+        .expect("the bench stack loads");
     stack.services.get("bench_app").expect("bench_app").clone()
 }
 

@@ -26,6 +26,33 @@ pub struct Inputs<'a> {
     pub files: &'a dyn Files,
 }
 
+/// Load and normalise stack `name` from its file text alone — no variables, no referenced
+/// files — as fixtures, tests and benchmarks need it. `Err` carries the load's diagnostics when
+/// the text is not a valid stack file.
+pub fn from_text(name: &str, text: &str) -> Result<Stack, Vec<crate::diagnostic::Diagnostic>> {
+    let vars = std::collections::BTreeMap::new();
+    let loaded = crate::load::load(
+        crate::load::Source {
+            stack: name.to_owned(),
+            path: format!("{name}.yml").into(),
+            text: text.to_owned(),
+        },
+        &vars,
+        &crate::load::NoFiles,
+    );
+    let Some(file) = loaded.file.as_ref().filter(|_| !loaded.has_errors()) else {
+        return Err(loaded.diagnostics);
+    };
+    Ok(normalize(
+        file,
+        &Inputs {
+            source: &loaded.source,
+            vars: &vars,
+            files: &crate::load::NoFiles,
+        },
+    ))
+}
+
 /// Turn a validated compose file into its stack resources.
 pub fn normalize(file: &ComposeFile, inputs: &Inputs<'_>) -> Stack {
     let stack = inputs.source.stack.as_str();

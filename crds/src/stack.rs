@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::normalize::{Inputs, normalize};
+pub use crate::normalize::{Inputs, from_text, normalize};
 use crate::service::ServiceSpec;
 
 /// A stack: one compose file's resources.

@@ -208,29 +208,7 @@ pub fn task_summary(state: &ClusterState) -> String {
 
 /// A stack from its file text, loaded and normalised as the sync loop does.
 pub fn stack(name: &str, text: &str) -> Stack {
-    use crds::load::{self, NoFiles, Source};
-    let vars = BTreeMap::new();
-    let loaded = load::load(
-        Source {
-            stack: name.into(),
-            path: format!("{name}.yml").into(),
-            text: text.into(),
-        },
-        &vars,
-        &NoFiles,
-    );
-    let file = loaded
-        .file
-        .as_ref()
-        .unwrap_or_else(|| panic!("stack {name} loads: {:?}", loaded.diagnostics));
-    crds::stack::normalize(
-        file,
-        &crds::stack::Inputs {
-            source: &loaded.source,
-            vars: &vars,
-            files: &NoFiles,
-        },
-    )
+    crds::stack::from_text(name, text).unwrap_or_else(|d| panic!("stack {name} loads: {d:?}"))
 }
 
 /// Wait until `done` returns true, polling every 20 ms.

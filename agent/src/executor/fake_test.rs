@@ -6,26 +6,8 @@ use crds::task::{Task, TaskState, TaskStatus};
 use super::*;
 
 fn spec(image: &str) -> ServiceSpec {
-    use crds::load::{self, NoFiles, Source};
-    let vars = std::collections::BTreeMap::new();
-    let loaded = load::load(
-        Source {
-            stack: "s".into(),
-            path: "s.yml".into(),
-            text: format!("services:\n  web:\n    image: {image}\n"),
-        },
-        &vars,
-        &NoFiles,
-    );
-    let file = loaded.file.as_ref().expect("the stack loads");
-    let stack = crds::stack::normalize(
-        file,
-        &crds::stack::Inputs {
-            source: &loaded.source,
-            vars: &vars,
-            files: &NoFiles,
-        },
-    );
+    let text = format!("services:\n  web:\n    image: {image}\n");
+    let stack = crds::stack::from_text("s", &text).expect("the stack loads");
     stack.services["s_web"].clone()
 }
 

@@ -1,9 +1,7 @@
 //! Test fixtures: small, valid resources and commands.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use crds::load::{self, NoFiles, Source};
 use crds::meta::ObjectMeta;
 use crds::node::Node;
 use crds::revision::RevisionOrigin;
@@ -57,25 +55,7 @@ pub fn status(state: TaskState) -> TaskStatus {
 
 /// The `shop` stack, loaded and normalised like the sync loop does.
 pub fn shop() -> Stack {
-    let vars: BTreeMap<String, String> = BTreeMap::new();
-    let loaded = load::load(
-        Source {
-            stack: "shop".into(),
-            path: PathBuf::from("shop.yml"),
-            text: SHOP.into(),
-        },
-        &vars,
-        &NoFiles,
-    );
-    let file = loaded.file.as_ref().expect("the fixture loads");
-    crds::stack::normalize(
-        file,
-        &crds::stack::Inputs {
-            source: &loaded.source,
-            vars: &vars,
-            files: &NoFiles,
-        },
-    )
+    crds::stack::from_text("shop", SHOP).expect("the fixture loads")
 }
 
 /// Service `name` (`shop_web` or `shop_db`) of the `shop` stack.

@@ -1,8 +1,6 @@
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use crds::compose::Strategy;
-use crds::load::{self, NoFiles, Source};
 use crds::meta::ObjectMeta;
 use crds::node::{Availability, Node, NodeRole, NodeState};
 use crds::port::{PortConfig, PortMode, Protocol};
@@ -17,25 +15,8 @@ pub(crate) const GIB: u64 = 1 << 30;
 
 /// A fully defaulted spec of a service with just an image, as the sync loop would produce it.
 pub(crate) fn spec(name: &str) -> ServiceSpec {
-    let vars = BTreeMap::new();
-    let loaded = load::load(
-        Source {
-            stack: "s".into(),
-            path: PathBuf::from("s.yml"),
-            text: "services:\n  app:\n    image: app:1\n".into(),
-        },
-        &vars,
-        &NoFiles,
-    );
-    let file = loaded.file.as_ref().expect("the fixture loads");
-    let stack = crds::stack::normalize(
-        file,
-        &crds::stack::Inputs {
-            source: &loaded.source,
-            vars: &vars,
-            files: &NoFiles,
-        },
-    );
+    let stack = crds::stack::from_text("s", "services:\n  app:\n    image: app:1\n")
+        .expect("the fixture loads");
     let mut spec = stack.services.get("s_app").expect("s_app").clone();
     spec.name = name.to_owned();
     spec
