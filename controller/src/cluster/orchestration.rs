@@ -128,7 +128,6 @@ fn place(state: &ClusterState, now_ms: u64, config: &Config, commands: &mut Vec<
             seed: now_ms,
         },
     );
-    drop(touched);
     let mut outcome: BTreeMap<String, Outcome> = BTreeMap::new();
     for p in decision.placements {
         outcome.insert(p.task, Outcome::Placed(p.node));

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use crds::node::{NodeRole, NodeState};
+use crds::node::{Node, NodeRole, NodeState};
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::api::{Heartbeat, HeartbeatResponse, JoinResponse, LeaveRequest, NotLeader};
@@ -66,28 +66,35 @@ pub async fn heartbeat(
             tracing::warn!(node = %peer.node_id, error = %err, "recording a node description failed");
         }
     }
-    if node.status.state != NodeState::Ready {
-        let cmd = Command::SetNodeState {
-            id: peer.node_id.clone(),
-            state: NodeState::Ready,
-            message: None,
-            at_ms: now_ms(),
-        };
-        match manager.writer.write(cmd).await {
-            Ok(_) => {
-                tracing::info!(node = %peer.node_id, hostname = %node.description.hostname, "node is ready")
-            }
-            Err(err) => {
-                tracing::warn!(node = %peer.node_id, error = %err, "marking a node ready failed")
-            }
-        }
-    }
+    mark_ready(&manager, &node).await;
     Json(HeartbeatResponse {
         period_ms: manager.timing.period.as_millis() as u64,
         managers: manager.manager_addrs(),
         role: node.spec.role,
     })
     .into_response()
+}
+
+/// Commit `ready` for a node heard from that is not ready yet (the only heartbeat that is
+/// replicated). Shared by node sessions and simulated nodes.
+pub async fn mark_ready(manager: &Manager, node: &Node) {
+    if node.status.state == NodeState::Ready {
+        return;
+    }
+    let cmd = Command::SetNodeState {
+        id: node.meta.id.clone(),
+        state: NodeState::Ready,
+        message: None,
+        at_ms: now_ms(),
+    };
+    match manager.writer.write(cmd).await {
+        Ok(_) => {
+            tracing::info!(node = %node.meta.id, hostname = %node.description.hostname, "node is ready")
+        }
+        Err(err) => {
+            tracing::warn!(node = %node.meta.id, error = %err, "marking a node ready failed")
+        }
+    }
 }
 
 /// `POST /v1/session/renew`: a new certificate for the node's current role (after a promotion

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::cluster::manager::{Manager, now_ms};
+use crate::cluster::session_api::mark_ready;
 use crate::cluster::writer::WriteError;
 use crate::raft::Command;
 
@@ -179,18 +180,8 @@ async fn heartbeat(manager: &Manager, id: &str) {
     if let Some(liveness) = manager.liveness().as_mut() {
         liveness.seen(id, Instant::now());
     }
-    let ready = manager
-        .sm
-        .read(|s| s.nodes.get(id).map(|n| n.status.state == NodeState::Ready));
-    if ready == Some(false) && manager.is_leader() {
-        let cmd = Command::SetNodeState {
-            id: id.to_owned(),
-            state: NodeState::Ready,
-            message: None,
-            at_ms: now_ms(),
-        };
-        if let Err(err) = manager.writer.write(cmd).await {
-            tracing::debug!(node = %id, error = %err, "marking a simulated node ready failed");
-        }
+    let node = manager.sm.read(|s| s.nodes.get(id).cloned());
+    if let Some(node) = node.filter(|_| manager.is_leader()) {
+        mark_ready(manager, &node).await;
     }
 }

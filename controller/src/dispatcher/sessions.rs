@@ -6,7 +6,7 @@
 //! state version of their last change, so "changed" is one comparison; tasks removed from the
 //! state are noticed because a node's set shrank, and only then are its sent ids looked up.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crds::assignment::{AssignmentBatch, is_assigned};
 use crds::service::ServiceSpec;
@@ -98,11 +98,6 @@ impl Sessions {
         self.by_node.is_empty()
     }
 
-    /// Whether `node` has a session.
-    pub fn contains(&self, node: &str) -> bool {
-        self.by_node.contains_key(node)
-    }
-
     /// The batches that bring every session up to date with `state`, and the bookkeeping that
     /// records them as sent. Nodes with nothing new get nothing (fresh ones always get their set).
     pub fn compute(&mut self, state: &ClusterState) -> Vec<(String, AssignmentBatch)> {
@@ -186,14 +181,6 @@ fn batch<'a, 'b>(
     node: &'a str,
 ) -> &'b mut AssignmentBatch {
     batches.entry(node).or_default()
-}
-
-/// Tasks of `batches` by node, for tests and logs.
-pub fn summary(batches: &[(String, AssignmentBatch)]) -> BTreeMap<String, (bool, usize, usize)> {
-    batches
-        .iter()
-        .map(|(n, b)| (n.clone(), (b.full, b.tasks.len(), b.removed.len())))
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 use crds::task::{Task, TaskState};
 use tokio::sync::mpsc;
 
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::raft::fixtures::{service, status, task};
 use crate::raft::state::ClusterState;
@@ -124,4 +126,12 @@ fn sessions_whose_receiver_is_gone_are_dropped_on_send() {
     let batches = sessions.compute(&s);
     sessions.send(batches);
     assert!(sessions.is_empty());
+}
+
+/// `(full, tasks, removed)` per node.
+fn summary(batches: &[(String, AssignmentBatch)]) -> BTreeMap<String, (bool, usize, usize)> {
+    batches
+        .iter()
+        .map(|(n, b)| (n.clone(), (b.full, b.tasks.len(), b.removed.len())))
+        .collect()
 }
