@@ -11,7 +11,7 @@
 //! - a failing task that is being restarted, or a task no node fits, leaves the service
 //!   *degraded*: it may still recover;
 //! - anything else on the way (created, placed, starting, replaced by an update) is
-//!   *progressing*.
+//!   *progressing*, counted by how far its tasks got (`2 tasks preparing`).
 //!
 //! An update that paused or was rolled back fails the service whatever its tasks do: the spec
 //! the revision asks for is not the one in force, and stays so until a new revision or an
@@ -37,8 +37,9 @@ enum Slot<'a> {
     Running,
     /// Its task exited 0 and is not restarted.
     Completed,
-    /// Its task is on the way: created, placed, starting, or running but not healthy yet.
-    Starting,
+    /// Its task is on the way (created, placed, starting, running but not healthy yet, about to
+    /// be restarted): how, in a word or two.
+    OnTheWay(&'static str),
     /// A task of another spec still holds it (an update has not reached it yet).
     Stale,
     /// No task holds it and none finished: the orchestrator has yet to create one.
@@ -251,16 +252,16 @@ fn classify<'a>(tasks: &[&'a Task], hash: &str, spec: &ServiceSpec, now: u64) ->
         return if healthy {
             Slot::Running
         } else {
-            Slot::Starting
+            Slot::OnTheWay("running, not healthy yet")
         };
     }
     if state.is_terminal() {
         return match restart::decide(&spec.restart_policy, holder, now) {
             Restart::Now { .. } | Restart::At(_) if failed(holder) => Slot::Restarting(holder),
-            Restart::Now { .. } | Restart::At(_) => Slot::Starting,
+            Restart::Now { .. } | Restart::At(_) => Slot::OnTheWay("stopped, to be restarted"),
             _ if state == TaskState::Complete => Slot::Completed,
             // The orchestrator moves tasks off lost nodes whatever the restart policy says.
-            _ if state == TaskState::Orphaned => Slot::Starting,
+            _ if state == TaskState::Orphaned => Slot::OnTheWay("orphaned, to be moved"),
             Restart::Exhausted { max_attempts } => Slot::Stuck(holder, Some(max_attempts)),
             Restart::Keep => Slot::Stuck(holder, None),
         };
@@ -278,7 +279,19 @@ fn classify<'a>(tasks: &[&'a Task], hash: &str, spec: &ServiceSpec, now: u64) ->
     .filter(|last| holder.attempt > 0 && failed(last));
     match failure {
         Some(last) => Slot::Restarting(last),
-        None => Slot::Starting,
+        None => Slot::OnTheWay(on_the_way(state)),
+    }
+}
+
+/// The word for a task state before Running.
+fn on_the_way(state: TaskState) -> &'static str {
+    match state {
+        TaskState::New => "new",
+        TaskState::Pending => "pending",
+        TaskState::Assigned => "assigned",
+        TaskState::Accepted => "accepted",
+        TaskState::Preparing => "preparing",
+        _ => "starting",
     }
 }
 
@@ -286,7 +299,8 @@ fn classify<'a>(tasks: &[&'a Task], hash: &str, spec: &ServiceSpec, now: u64) ->
 fn tally_slots(slots: &[Slot<'_>], spec: &ServiceSpec, tally: &mut Tally) -> (u64, u64) {
     let short_name = spec.short_name();
     let (mut done, mut completed) = (0, 0);
-    let (mut starting, mut stale, mut empty) = (0, 0, 0);
+    let mut on_the_way: BTreeMap<&str, usize> = BTreeMap::new();
+    let (mut stale, mut empty) = (0, 0);
     let mut pending: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut restarting = Vec::new();
     let mut stuck = Vec::new();
@@ -297,7 +311,7 @@ fn tally_slots(slots: &[Slot<'_>], spec: &ServiceSpec, tally: &mut Tally) -> (u6
                 done += 1;
                 completed += 1;
             }
-            Slot::Starting => starting += 1,
+            Slot::OnTheWay(how) => *on_the_way.entry(how).or_default() += 1,
             Slot::Stale => stale += 1,
             Slot::Empty => empty += 1,
             Slot::Unplaceable(task) => pending
@@ -317,11 +331,14 @@ fn tally_slots(slots: &[Slot<'_>], spec: &ServiceSpec, tally: &mut Tally) -> (u6
             )),
         }
     }
-    for (count, what) in [
-        (starting, "starting"),
-        (stale, "still running the previous spec"),
-        (empty, "not created yet"),
-    ] {
+    let counts = on_the_way
+        .into_iter()
+        .map(|(how, count)| (count, how))
+        .chain([
+            (stale, "still running the previous spec"),
+            (empty, "not created yet"),
+        ]);
+    for (count, what) in counts {
         if count > 0 {
             tally.note(
                 Convergence::Progressing,

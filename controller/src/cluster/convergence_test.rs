@@ -66,18 +66,24 @@ fn every_replica_running_the_spec_is_converged() {
 
 #[test]
 fn starting_and_missing_tasks_are_progressing() {
-    let s = web(3);
+    let s = web(5);
     let tasks = [
         holder(&s, "a", 1, TaskState::Running),
         holder(&s, "b", 2, TaskState::Preparing),
+        holder(&s, "c", 3, TaskState::Assigned),
+        holder(&s, "d", 4, TaskState::Assigned),
     ];
     assert_eq!(
         summary(&judge(&s, &tasks)),
         (
             Convergence::Progressing,
             1,
-            3,
-            vec!["1 task starting", "1 task not created yet"]
+            5,
+            vec![
+                "2 tasks assigned",
+                "1 task preparing",
+                "1 task not created yet"
+            ]
         )
     );
 }
@@ -209,7 +215,12 @@ fn a_task_that_exits_0_under_condition_any_is_restarting_not_done() {
     let s = web(1);
     assert_eq!(
         summary(&judge(&s, &[holder(&s, "a", 1, TaskState::Complete)])),
-        (Convergence::Progressing, 0, 1, vec!["1 task starting"])
+        (
+            Convergence::Progressing,
+            0,
+            1,
+            vec!["1 task stopped, to be restarted"]
+        )
     );
 }
 
@@ -326,8 +337,8 @@ fn with_a_healthcheck_only_healthy_tasks_are_done() {
     let mut running = holder(&s, "a", 1, TaskState::Running);
     running.status.health = Some(TaskHealth::Starting);
     assert_eq!(
-        judge(&s, std::slice::from_ref(&running)).convergence,
-        Convergence::Progressing
+        judge(&s, std::slice::from_ref(&running)).reasons,
+        ["1 task running, not healthy yet"]
     );
     running.status.health = Some(TaskHealth::Healthy);
     assert_eq!(judge(&s, &[running]).convergence, Convergence::Converged);
