@@ -10,6 +10,7 @@ pub mod leave;
 pub mod lint;
 pub mod node;
 pub mod plan;
+pub mod progress;
 pub mod run;
 pub mod schema;
 pub mod service;
@@ -18,6 +19,7 @@ pub mod stack;
 pub mod status;
 pub mod table;
 pub mod token;
+pub mod wait;
 
 use std::process::ExitCode;
 
