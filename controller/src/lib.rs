@@ -20,7 +20,8 @@
 //! - [`dispatcher`]: assignment streams to nodes, batched task status reports.
 //! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
 //! - [`secret`]: a string type for tokens and keys that never prints itself.
-//! - [`cli`]: the subcommands (`lint`, `config`, `schema`) and their exit codes.
+//! - [`cli`]: the subcommands (`lint`, `plan`, `status`, `node`, `service`, `stack`…) and their
+//!   exit codes.
 
 pub mod applied;
 pub mod cli;

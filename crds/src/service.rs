@@ -342,6 +342,14 @@ impl ServiceSpec {
         hash_json(&value)
     }
 
+    /// Whether a task of this spec must report healthy before it counts as up: it has a
+    /// healthcheck that is not `["NONE"]`.
+    pub fn checks_health(&self) -> bool {
+        self.healthcheck
+            .as_ref()
+            .is_some_and(|h| h.test.first().map(String::as_str) != Some("NONE"))
+    }
+
     /// The service's name within its stack (`web` for `shop_web`).
     pub fn short_name(&self) -> &str {
         self.name

@@ -1,9 +1,11 @@
 //! Arguments and plumbing shared by the commands that talk to a manager (`node`, `service`,
-//! `token`, `status`): which data directory holds the identity, which manager to dial.
+//! `stack`, `token`, `status`): which data directory holds the identity, which manager to dial,
+//! and how a failed lookup becomes exit code 1 rather than 2.
 
 use std::path::PathBuf;
 
 use super::source_args::default_data_dir;
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::cluster::client::{ApiClient, ClientError};
 
 /// Where the CLI finds its identity and its manager.
@@ -44,4 +46,64 @@ pub fn warn_if_stale(possibly_stale: bool, answered_by: &str) {
     if possibly_stale {
         eprintln!("warning: manager {answered_by} cannot reach a quorum; this view may be stale");
     }
+}
+
+/// What went wrong, kept typed so that "no such service or stack" (exit 1) stands apart from
+/// the rest (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The manager knows no such service or stack; the message names the known ones.
+    #[error("{0}")]
+    NotFound(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Failure {
+    /// A lookup's error: `404` is [`Failure::NotFound`].
+    pub fn from_lookup(e: ClientError) -> Failure {
+        match e {
+            ClientError::Api { status: 404, .. } => Failure::NotFound(e.to_string()),
+            e => other(e),
+        }
+    }
+}
+
+/// Any error as [`Failure::Other`].
+pub fn other(e: impl std::fmt::Display) -> Failure {
+    Failure::Other(e.to_string())
+}
+
+/// Pretty JSON for `--format json`.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(other)
+}
+
+/// Print the failure, if any, and give the exit code: 0, 1 when not found, 2 otherwise.
+pub fn finish(result: Result<Result<(), Failure>, String>) -> u8 {
+    match result.unwrap_or_else(|e| Err(Failure::Other(e))) {
+        Ok(()) => EXIT_OK,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            match failure {
+                Failure::NotFound(_) => EXIT_FINDINGS,
+                Failure::Other(_) => EXIT_USAGE,
+            }
+        }
+    }
+}
+
+/// `key=value` for a query string, with the value percent-encoded.
+pub fn url_pair(key: &str, value: &str) -> String {
+    let encoded: String = value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("{key}={encoded}")
 }

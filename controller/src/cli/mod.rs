@@ -10,13 +10,16 @@ pub mod leave;
 pub mod lint;
 pub mod node;
 pub mod plan;
+pub mod progress;
 pub mod run;
 pub mod schema;
 pub mod service;
 pub mod source_args;
+pub mod stack;
 pub mod status;
 pub mod table;
 pub mod token;
+pub mod wait;
 
 use std::process::ExitCode;
 
@@ -52,7 +55,8 @@ pub enum Command {
     Config(config::Args),
     /// Show what applying a revision would change: exit 0 no changes, 1 changes, 2 errors.
     Plan(Box<plan::Args>),
-    /// Show the applied revision, stack sync state and any rejected revision.
+    /// Show the applied revision, stack sync state and any rejected revision; `--wait` until
+    /// it converged.
     Status(status::Args),
     /// Write (or check) the JSON Schemas of the stack file and the cluster resources.
     Schema(schema::Args),
@@ -64,6 +68,8 @@ pub enum Command {
     Node(node::Args),
     /// List services, or the tasks of one (exit 1 when it does not exist).
     Service(service::Args),
+    /// List stacks, or the services or tasks of one (exit 1 when it does not exist).
+    Stack(stack::Args),
     /// Remove this node from its cluster.
     Leave(leave::Args),
 }
@@ -80,6 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Token(args)) => token::run(&args),
         Some(Command::Node(args)) => node::run(&args),
         Some(Command::Service(args)) => service::run(&args),
+        Some(Command::Stack(args)) => stack::run(&args),
         Some(Command::Leave(args)) => leave::run(&args),
         None if cli.run.source.repo.is_none()
             && cli.run.source.watch.is_none()

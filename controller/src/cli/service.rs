@@ -9,12 +9,11 @@ use crds::port::{PortConfig, PortMode};
 use crds::service::{ServiceMode, UpdateState};
 use crds::task::TaskState;
 
-use super::api_args::{ApiArgs, block_on, warn_if_stale};
+use super::api_args::{ApiArgs, Failure, block_on, other, to_json, url_pair, warn_if_stale};
 use super::node::Format;
-use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::cluster::api::{Read, SERVICES_PATH, ServiceView, TASKS_PATH, TaskView};
-use crate::cluster::client::ClientError;
 use crate::cluster::manager::now_ms;
+use crate::cluster::service_views;
 
 /// Errors longer than this are cut in the table unless `--no-trunc` (Docker's limit).
 const MAX_ERROR_CHARS: usize = 30;
@@ -62,28 +61,7 @@ pub enum Action {
 
 /// Run `service`: exit 1 when the service does not exist, 2 on other errors.
 pub fn run(args: &Args) -> u8 {
-    let result = block_on(run_async(&args.action)).unwrap_or_else(|e| Err(Failure::Other(e)));
-    match result {
-        Ok(()) => EXIT_OK,
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            match failure {
-                Failure::NoSuchService(_) => EXIT_FINDINGS,
-                Failure::Other(_) => EXIT_USAGE,
-            }
-        }
-    }
-}
-
-/// What went wrong, kept typed so `run` can tell "no such service" (exit 1) from the rest.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    /// The manager knows no such service.
-    #[error("{0}")]
-    NoSuchService(String),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
+    super::api_args::finish(block_on(run_async(&args.action)))
 }
 
 async fn run_async(action: &Action) -> Result<(), Failure> {
@@ -109,10 +87,7 @@ async fn run_async(action: &Action) -> Result<(), Failure> {
             let read: Read<Vec<TaskView>> = client
                 .get(&tasks_path(service, stack.as_deref()))
                 .await
-                .map_err(|e| match e {
-                    ClientError::Api { status: 404, .. } => Failure::NoSuchService(e.to_string()),
-                    e => other(e),
-                })?;
+                .map_err(Failure::from_lookup)?;
             warn_if_stale(read.possibly_stale, &read.answered_by);
             match format {
                 Format::Json => println!("{}", to_json(&read.data)?),
@@ -123,14 +98,6 @@ async fn run_async(action: &Action) -> Result<(), Failure> {
     }
 }
 
-fn other(e: impl std::fmt::Display) -> Failure {
-    Failure::Other(e.to_string())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string_pretty(value).map_err(other)
-}
-
 /// `/v1/tasks?service=…[&stack=…]`, with the names percent-encoded.
 fn tasks_path(service: &str, stack: Option<&str>) -> String {
     let mut query = url_pair("service", service);
@@ -138,19 +105,6 @@ fn tasks_path(service: &str, stack: Option<&str>) -> String {
         query = format!("{query}&{}", url_pair("stack", stack));
     }
     format!("{TASKS_PATH}?{query}")
-}
-
-fn url_pair(key: &str, value: &str) -> String {
-    let encoded: String = value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("{key}={encoded}")
 }
 
 /// The `docker service ls` table, by service name. The service name is its id here, so there is
@@ -170,9 +124,8 @@ pub fn render_ls(services: &[ServiceView]) -> String {
                 }
                 .to_owned(),
                 format_replicas(view),
-                // Docker hides the digest pin in this table; `--format json` keeps it.
-                spec.image.split('@').next().unwrap_or_default().to_owned(),
-                format_ports(&spec.ports),
+                image_without_digest(&spec.image),
+                format_ports(&spec.ports, PortMode::Ingress),
             ]
         })
         .collect();
@@ -191,11 +144,17 @@ fn format_replicas(view: &ServiceView) -> String {
     counts + hint
 }
 
-/// `*:8080->80/tcp, *:53->53/udp`: the routing-mesh ports, as `docker service ls` lists them.
-fn format_ports(ports: &[PortConfig]) -> String {
+/// Docker hides the digest pin in its tables; `--format json` keeps it.
+fn image_without_digest(image: &str) -> String {
+    image.split('@').next().unwrap_or_default().to_owned()
+}
+
+/// `*:8080->80/tcp, *:53->53/udp`: the published ports of one mode, as Docker lists them (the
+/// routing-mesh ones for a service, the host ones for a task).
+pub fn format_ports(ports: &[PortConfig], mode: PortMode) -> String {
     ports
         .iter()
-        .filter(|p| p.mode == PortMode::Ingress)
+        .filter(|p| p.mode == mode)
         .filter_map(|p| {
             p.published
                 .map(|published| format!("*:{published}->{}/{}", p.target, p.protocol))
@@ -235,10 +194,12 @@ pub fn render_ps(tasks: &[TaskView], no_trunc: bool, now_ms: u64) -> String {
         &[
             "ID",
             "NAME",
+            "IMAGE",
             "NODE",
             "DESIRED STATE",
             "CURRENT STATE",
             "ERROR",
+            "PORTS",
         ],
         &rows,
     )
@@ -268,19 +229,21 @@ fn ps_row(view: &TaskView, name: String, no_trunc: bool, now_ms: u64) -> Vec<Str
     vec![
         id,
         name,
+        view.image
+            .as_deref()
+            .map(image_without_digest)
+            .unwrap_or_default(),
         node,
         state_name(t.desired_state),
         current,
         format_error(view, no_trunc),
+        format_ports(&view.host_ports, PortMode::Host),
     ]
 }
 
 /// `web.1` for a replica, `web.<node id>` for a global service's task (slot 0).
 pub fn task_name(view: &TaskView) -> String {
-    match (view.task.slot, &view.task.node) {
-        (0, Some(node)) => format!("{}.{node}", view.service_short_name),
-        (slot, _) => format!("{}.{slot}", view.service_short_name),
-    }
+    service_views::task_name(&view.service_short_name, &view.task)
 }
 
 /// The task's error or, while it waits for the scheduler, the scheduler's reason; cut and
@@ -304,7 +267,7 @@ fn format_error(view: &TaskView, no_trunc: bool) -> String {
 }
 
 /// `Running`, `Shutdown`: the serialised name, capitalised.
-fn state_name(state: TaskState) -> String {
+pub fn state_name(state: TaskState) -> String {
     let name = serde_json::to_value(state)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

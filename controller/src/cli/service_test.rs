@@ -27,6 +27,8 @@ fn task_view(id: &str, slot: u64, node: Option<&str>, age_s: u64, since_s: u64) 
         task,
         service_short_name: "web".into(),
         node_hostname: node.map(|n| format!("host-{n}")),
+        image: Some("nginx:1.27@sha256:abc".into()),
+        host_ports: Vec::new(),
     }
 }
 
@@ -87,14 +89,25 @@ fn service_ps_shows_history_under_the_current_task_newest_first() {
             task_view("cccccccccccccccc", 1, Some("n2"), 1200, 900),
             Some("task: non-zero exit (137)"),
         ),
-        task_view("dddddddddddddddd", 2, Some("n2"), 600, 59),
+        {
+            let mut view = task_view("dddddddddddddddd", 2, Some("n2"), 600, 59);
+            view.image = Some("nginx:1.28".into());
+            view.host_ports.push(PortConfig {
+                target: 80,
+                published: Some(8080),
+                protocol: Protocol::Tcp,
+                mode: PortMode::Host,
+                host_ip: None,
+            });
+            view
+        },
     ];
     let expected = "\
-ID             NAME        NODE      DESIRED STATE   CURRENT STATE             ERROR
-bbbbbbbbbbbb   web.1       host-n1   Running         Running 3 minutes ago
-cccccccccccc    \\_ web.1   host-n2   Shutdown        Failed 15 minutes ago     \"task: non-zero exit (137)\"
-aaaaaaaaaaaa    \\_ web.1   host-n1   Shutdown        Shutdown 10 minutes ago
-dddddddddddd   web.2       host-n2   Running         Running 59 seconds ago
+ID             NAME        IMAGE        NODE      DESIRED STATE   CURRENT STATE             ERROR                         PORTS
+bbbbbbbbbbbb   web.1       nginx:1.27   host-n1   Running         Running 3 minutes ago
+cccccccccccc    \\_ web.1   nginx:1.27   host-n2   Shutdown        Failed 15 minutes ago     \"task: non-zero exit (137)\"
+aaaaaaaaaaaa    \\_ web.1   nginx:1.27   host-n1   Shutdown        Shutdown 10 minutes ago
+dddddddddddd   web.2       nginx:1.28   host-n2   Running         Running 59 seconds ago                                  *:8080->80/tcp
 ";
     assert_eq!(render_ps(&tasks, false, NOW), expected);
 }
@@ -108,7 +121,7 @@ fn a_pending_task_shows_the_schedulers_reason_cut_unless_no_trunc() {
     assert_eq!(
         cut.lines().nth(1),
         Some(
-            "eeeeeeeeeeee   web.3          Running         Pending 5 seconds ago   \
+            "eeeeeeeeeeee   web.3   nginx:1.27          Running         Pending 5 seconds ago   \
              \"no suitable node (2 nodes ins…\""
         )
     );
@@ -116,7 +129,7 @@ fn a_pending_task_shows_the_schedulers_reason_cut_unless_no_trunc() {
     assert_eq!(
         full.lines().nth(1),
         Some(
-            "eeeeeeeeeeeeeeeeee   web.3          Running         Pending 5 seconds ago   \
+            "eeeeeeeeeeeeeeeeee   web.3   nginx:1.27          Running         Pending 5 seconds ago   \
              no suitable node (2 nodes insufficient memory)"
         )
     );
@@ -130,7 +143,7 @@ fn global_tasks_are_named_by_node_and_fall_back_to_the_node_id() {
     let table = render_ps(&[view], false, NOW);
     assert_eq!(
         table.lines().nth(1),
-        Some("ffffffffffff   web.n9   n9     Running         Running 10 seconds ago")
+        Some("ffffffffffff   web.n9   nginx:1.27   n9     Running         Running 10 seconds ago")
     );
 }
 

@@ -1,5 +1,5 @@
-//! The admin API: nodes, services, tasks, join tokens and status for the CLI. Any manager answers reads from its
-//! own state (marked possibly stale when it has no quorum); writes go through the
+//! The admin API: nodes, services, stacks, tasks, join tokens and status for the CLI. Any
+//! manager answers reads from its own state (marked possibly stale when it has no quorum); writes go through the
 //! [`Writer`](crate::cluster::writer::Writer) to the leader.
 
 use std::sync::Arc;
@@ -10,11 +10,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use crds::node::{NodeRole, NodeState};
 
-use crate::cluster::api::{NodeView, RemoveQuery, StatusView, TasksQuery, TokenView};
+use crate::cluster::api::{
+    NodeView, RemoveQuery, ServicesQuery, StatusView, TasksQuery, TokenView,
+};
 use crate::cluster::join_api::{even_managers_warning, role_name};
 use crate::cluster::manager::{Manager, now_ms};
 use crate::cluster::server::error;
 use crate::cluster::service_views::{self, LookupError};
+use crate::cluster::stack_views;
 use crate::raft::command::NodeUpdate;
 use crate::raft::{ClusterState, Command};
 
@@ -31,13 +34,23 @@ pub async fn inspect_node(State(manager): State<Arc<Manager>>, Path(id): Path<St
     }
 }
 
-/// `GET /v1/services`: every service with replica counts computed from its tasks.
-pub async fn list_services(State(manager): State<Arc<Manager>>) -> Response {
-    let views = manager.sm.read(service_views::compute_service_views);
-    Json(manager.answer(views)).into_response()
+/// `GET /v1/services?stack=`: services with replica counts computed from their tasks; `404`
+/// names the known stacks when `stack` matches none.
+pub async fn list_services(
+    State(manager): State<Arc<Manager>>,
+    Query(query): Query<ServicesQuery>,
+) -> Response {
+    match manager
+        .sm
+        .read(|s| service_views::compute_service_views(s, &query))
+    {
+        Ok(views) => Json(manager.answer(views)).into_response(),
+        Err(err) => lookup_error(&err),
+    }
 }
 
-/// `GET /v1/tasks?service=&stack=`: `404` names the known services when `service` matches none.
+/// `GET /v1/tasks?service=&stack=`: `404` names the known services (or stacks) when `service`
+/// (or `stack`) matches none.
 pub async fn list_tasks(
     State(manager): State<Arc<Manager>>,
     Query(query): Query<TasksQuery>,
@@ -47,9 +60,25 @@ pub async fn list_tasks(
         .read(|s| service_views::compute_task_views(s, &query))
     {
         Ok(views) => Json(manager.answer(views)).into_response(),
-        Err(err @ LookupError::NotFound { .. }) => error(StatusCode::NOT_FOUND, err.to_string()),
-        Err(err @ LookupError::Ambiguous { .. }) => error(StatusCode::CONFLICT, err.to_string()),
+        Err(err) => lookup_error(&err),
     }
+}
+
+fn lookup_error(err: &LookupError) -> Response {
+    let status = match err {
+        LookupError::NotFound { .. } | LookupError::NoSuchStack { .. } => StatusCode::NOT_FOUND,
+        LookupError::Ambiguous { .. } => StatusCode::CONFLICT,
+    };
+    error(status, err.to_string())
+}
+
+/// `GET /v1/stacks`: every stack with its sync state and per-service progress.
+pub async fn list_stacks(State(manager): State<Arc<Manager>>) -> Response {
+    let now = now_ms();
+    let views = manager
+        .sm
+        .read(|s| stack_views::compute_stack_views(s, now));
+    Json(manager.answer(views)).into_response()
 }
 
 /// `PATCH /v1/nodes/{id}` with a [`NodeUpdate`].
@@ -228,6 +257,7 @@ pub async fn rotate_token(
 pub async fn status(State(manager): State<Arc<Manager>>) -> Response {
     let leader_raft_id = manager.leader_id();
     let metrics = manager.raft.metrics().borrow().clone();
+    let now = now_ms();
     let view = manager.sm.read(|s| StatusView {
         cluster_id: s.cluster.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
         leader: leader_raft_id.and_then(|id| {
@@ -246,6 +276,7 @@ pub async fn status(State(manager): State<Arc<Manager>>) -> Response {
         ),
         managers: metrics.membership_config.voter_ids().count(),
         record: s.revisions.clone(),
+        stacks: stack_views::compute_stack_views(s, now),
     });
     Json(manager.answer(view)).into_response()
 }
@@ -298,3 +329,7 @@ fn find(manager: &Manager, key: &str) -> Result<NodeView, Box<Response>> {
         ))),
     }
 }
+
+#[cfg(test)]
+#[path = "admin_test.rs"]
+mod tests;

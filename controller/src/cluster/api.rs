@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crds::node::{Node, NodeDescription, NodeRole};
+use crds::port::PortConfig;
 use crds::service::Service;
 use crds::task::Task;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ pub const NODES_PATH: &str = "/v1/nodes";
 pub const SERVICES_PATH: &str = "/v1/services";
 /// Tasks, filtered by `?service=` and `?stack=` (manager certificates only).
 pub const TASKS_PATH: &str = "/v1/tasks";
+/// Stacks with their sync state and per-service progress (manager certificates only).
+pub const STACKS_PATH: &str = "/v1/stacks";
 /// Join tokens: `/v1/tokens/{role}` and `/v1/tokens/{role}/rotate`.
 pub const TOKENS_PATH: &str = "/v1/tokens";
 /// The applied revision and cluster summary.
@@ -191,6 +194,9 @@ pub struct StatusView {
     pub managers: usize,
     /// The revision record.
     pub record: RevisionRecord,
+    /// Every stack with its sync state (empty from managers that predate it).
+    #[serde(default)]
+    pub stacks: Vec<StackView>,
 }
 
 /// `DELETE /v1/nodes/{id}?force=…`.
@@ -220,13 +226,21 @@ pub struct Replicas {
     pub desired: u64,
 }
 
+/// `GET /v1/services?stack=…`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServicesQuery {
+    /// Only this stack's services (`404` when no such stack exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
 /// `GET /v1/tasks?service=…&stack=…`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TasksQuery {
     /// A service's full name (`<stack>_<name>`) or, when unique, its short name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
-    /// Only tasks of this stack's services.
+    /// Only tasks of this stack's services (`404` when no such stack exists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
 }
@@ -242,4 +256,79 @@ pub struct TaskView {
     /// Its node's hostname, when the task is placed on a node the cluster knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_hostname: Option<String>,
+    /// The image of the spec it runs, when that spec is the service's current or previous one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The ports that spec publishes on the task's node (`mode: host`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_ports: Vec<PortConfig>,
+}
+
+/// How a stack stands against the revision in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncState {
+    /// The revision in force is the newest one seen and every service converged on it.
+    Synced,
+    /// Getting there: tasks starting, an update running, the revision being applied.
+    Progressing,
+    /// Something needs attention: an update paused or rolled back, tasks failing or not
+    /// placeable.
+    Degraded,
+}
+
+/// How one service stands against the spec its revision asks for.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Convergence {
+    /// Every slot runs the spec (or finished for good after a successful exit).
+    #[default]
+    Converged,
+    /// Tasks are being created, started or replaced.
+    Progressing,
+    /// Tasks fail and are restarted, or wait for a node that fits; this may still recover.
+    Degraded,
+    /// Nothing more will happen without a new revision or an operator: an update paused or was
+    /// rolled back, or tasks failed and will not be restarted.
+    Failed,
+}
+
+/// One service's progress, as `status --wait` and `stack ls` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceProgress {
+    /// Full name (`<stack>_<service>`).
+    pub name: String,
+    /// Name within its stack.
+    pub short_name: String,
+    /// Where it stands.
+    pub convergence: Convergence,
+    /// Slots whose task runs the spec in force, or finished for good after exiting 0.
+    pub done: u64,
+    /// Slots wanted: the replica count, or for a global service the nodes it runs on.
+    pub desired: u64,
+    /// Of `done`, the slots whose task exited 0 and is not restarted (one-shot services).
+    #[serde(default)]
+    pub completed: u64,
+    /// Why it is not converged, one line each (empty when converged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// A stack as `GET /v1/stacks` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackView {
+    /// The stack's name.
+    pub name: String,
+    /// Its sync state.
+    pub sync: SyncState,
+    /// The applied revision that defines it; `None` while its services are being removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// A newer revision that was not applied (the applied one stays in force).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
+    /// Its services, by full name.
+    pub services: Vec<ServiceProgress>,
 }

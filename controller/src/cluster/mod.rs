@@ -26,7 +26,10 @@
 //! - [`membership`]: keeps Raft voters equal to the nodes whose role is manager.
 //! - [`record`]: the revision record in the replicated state, for the sync loop.
 //! - [`admin`]: node, service, task, token and status endpoints for the CLI.
-//! - [`service_views`]: what `service ls|ps` show, computed from the state (pure).
+//! - [`service_views`]: what `service ls|ps` and `stack services|ps` show, computed from the
+//!   state (pure).
+//! - [`stack_views`]: each stack's sync state against the revision in force (pure).
+//! - [`convergence`]: whether a service converged on its revision's spec, and why not (pure).
 //! - [`client`]: how the CLI finds and authenticates to a manager.
 //! - [`orchestration`]: the leader's loop: services, orchestrators and scheduler decide, Raft
 //!   commits; the [`dispatcher`](crate::dispatcher) streams the result to nodes.
@@ -36,6 +39,7 @@
 pub mod admin;
 pub mod api;
 pub mod client;
+pub mod convergence;
 pub mod join;
 pub mod join_api;
 pub mod layout;
@@ -50,4 +54,5 @@ pub mod service_views;
 pub mod session;
 pub mod session_api;
 pub mod simulated;
+pub mod stack_views;
 pub mod writer;

@@ -6,7 +6,7 @@
 //! | `/raft/append|vote|snapshot`, `/raft/write` | managers (certificate role) |
 //! | `/v1/join` | anyone with a valid join token (no certificate yet) |
 //! | `/v1/session/*` | any node of the cluster (certificate) |
-//! | `/v1/nodes`, `/v1/services`, `/v1/tasks`, `/v1/tokens`, `/v1/status` | managers (the CLI uses its node's certificate) |
+//! | `/v1/nodes`, `/v1/services`, `/v1/stacks`, `/v1/tasks`, `/v1/tokens`, `/v1/status` | managers (the CLI uses its node's certificate) |
 
 use std::sync::Arc;
 
@@ -50,6 +50,7 @@ pub fn router(manager: Arc<Manager>) -> Router {
                 .delete(admin::remove_node),
         )
         .route(api::SERVICES_PATH, get(admin::list_services))
+        .route(api::STACKS_PATH, get(admin::list_stacks))
         .route(api::TASKS_PATH, get(admin::list_tasks))
         .route(
             &format!("{}/{{role}}", api::TOKENS_PATH),

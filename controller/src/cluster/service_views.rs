@@ -1,13 +1,17 @@
-//! What `service ls` and `service ps` show, computed from the cluster state (pure: the admin
-//! handlers call these inside `sm.read`).
+//! What `service ls|ps` and `stack services|ps` show, computed from the cluster state (pure:
+//! the admin handlers call these inside `sm.read`).
 //!
 //! Replica counts are computed from the tasks at read time rather than taken from
 //! `Service::status`, so a read on any manager agrees with the tasks it returns next to them.
 
-use crds::service::{Service, ServiceMode};
+use std::collections::BTreeMap;
+
+use crds::port::PortMode;
+use crds::service::{Service, ServiceMode, ServiceSpec};
 use crds::task::{Task, TaskState};
 
-use crate::cluster::api::{Replicas, ServiceView, TaskView, TasksQuery};
+use crate::cluster::api::{Replicas, ServiceView, ServicesQuery, TaskView, TasksQuery};
+use crate::cluster::stack_views::known_stacks;
 use crate::raft::ClusterState;
 
 /// Why a `?service=` filter names no single service.
@@ -19,6 +23,14 @@ pub enum LookupError {
         /// The name asked for.
         key: String,
         /// Full names of the services in scope.
+        known: Vec<String>,
+    },
+    /// No stack has that name.
+    #[error("no such stack: {key} (known: {}; `reconciler stack ls` lists them)", known_list(.known))]
+    NoSuchStack {
+        /// The name asked for.
+        key: String,
+        /// The stacks the cluster knows.
         known: Vec<String>,
     },
     /// The short name is used in several stacks.
@@ -39,16 +51,43 @@ fn known_list(known: &[String]) -> String {
     }
 }
 
-/// Every service with its replica counts, by full name.
-pub fn compute_service_views(state: &ClusterState) -> Vec<ServiceView> {
-    state
+/// Every service `query` selects with its replica counts, by full name.
+pub fn compute_service_views(
+    state: &ClusterState,
+    query: &ServicesQuery,
+) -> Result<Vec<ServiceView>, LookupError> {
+    check_stack(state, query.stack.as_deref())?;
+    let views = state
         .services
         .values()
+        .filter(|service| {
+            query
+                .stack
+                .as_deref()
+                .is_none_or(|stack| service.spec.stack == stack)
+        })
         .map(|service| ServiceView {
             service: service.clone(),
             replicas: compute_replicas(service, state.tasks.values()),
         })
-        .collect()
+        .collect();
+    Ok(views)
+}
+
+/// `Ok` when `stack` is absent or names a stack the cluster knows.
+fn check_stack(state: &ClusterState, stack: Option<&str>) -> Result<(), LookupError> {
+    let Some(stack) = stack else {
+        return Ok(());
+    };
+    let known = known_stacks(state);
+    if known.iter().any(|k| k == stack) {
+        Ok(())
+    } else {
+        Err(LookupError::NoSuchStack {
+            key: stack.to_owned(),
+            known,
+        })
+    }
 }
 
 /// `running` counts tasks that should run and do; `desired` is the replica count, or for a
@@ -75,6 +114,7 @@ pub fn compute_task_views(
     state: &ClusterState,
     query: &TasksQuery,
 ) -> Result<Vec<TaskView>, LookupError> {
+    check_stack(state, query.stack.as_deref())?;
     let in_stack = |service: &Service| {
         query
             .stack
@@ -85,6 +125,7 @@ pub fn compute_task_views(
         Some(key) => Some(resolve_service(state, key, &in_stack)?.spec.name.clone()),
         None => None,
     };
+    let mut specs = SpecsByHash::default();
     let views = state
         .tasks
         .values()
@@ -96,9 +137,40 @@ pub fn compute_task_views(
                 None => query.stack.is_none(),
             },
         })
-        .map(|task| view_task(state, task))
+        .map(|task| view_task(state, task, &mut specs))
         .collect();
     Ok(views)
+}
+
+/// `web.1` for a replica, `web.<node id>` for a global service's task (slot 0).
+pub fn task_name(short_name: &str, task: &Task) -> String {
+    match (task.slot, &task.node) {
+        (0, Some(node)) => format!("{short_name}.{node}"),
+        (slot, _) => format!("{short_name}.{slot}"),
+    }
+}
+
+/// Per service, the template hashes of its current and previous specs, computed once per read
+/// (a hash serialises the whole spec).
+#[derive(Default)]
+struct SpecsByHash<'a> {
+    by_service: BTreeMap<&'a str, Vec<(String, &'a ServiceSpec)>>,
+}
+
+impl<'a> SpecsByHash<'a> {
+    /// The spec of `service` whose template hash is `hash`, if it is the current or previous one.
+    fn find(&mut self, service: &'a Service, hash: &str) -> Option<&'a ServiceSpec> {
+        let specs = self
+            .by_service
+            .entry(service.meta.id.as_str())
+            .or_insert_with(|| {
+                std::iter::once(&service.spec)
+                    .chain(service.previous_spec.as_deref())
+                    .map(|spec| (spec.template_hash(), spec))
+                    .collect()
+            });
+        specs.iter().find(|(h, _)| h == hash).map(|(_, spec)| *spec)
+    }
 }
 
 /// A service by full name, else by a short name unique among the services in scope.
@@ -133,11 +205,13 @@ fn resolve_service<'a>(
     }
 }
 
-fn view_task(state: &ClusterState, task: &Task) -> TaskView {
-    let service_short_name = match state.services.get(&task.service) {
+fn view_task<'a>(state: &'a ClusterState, task: &Task, specs: &mut SpecsByHash<'a>) -> TaskView {
+    let service = state.services.get(&task.service);
+    let service_short_name = match service {
         Some(service) => service.spec.short_name().to_owned(),
         None => task.service.clone(),
     };
+    let spec = service.and_then(|service| specs.find(service, &task.spec_hash));
     let node_hostname = task
         .node
         .as_ref()
@@ -148,6 +222,16 @@ fn view_task(state: &ClusterState, task: &Task) -> TaskView {
         task: task.clone(),
         service_short_name,
         node_hostname,
+        image: spec.map(|spec| spec.image.clone()),
+        host_ports: spec
+            .map(|spec| {
+                spec.ports
+                    .iter()
+                    .filter(|p| p.mode == PortMode::Host)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

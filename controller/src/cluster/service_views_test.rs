@@ -33,7 +33,7 @@ fn state() -> ClusterState {
 
 #[test]
 fn replicas_count_running_tasks_against_the_spec_or_the_global_tasks() {
-    let views = compute_service_views(&state());
+    let views = compute_service_views(&state(), &ServicesQuery::default()).expect("no filter");
     let counts: Vec<(&str, Replicas)> = views
         .iter()
         .map(|v| (v.service.spec.name.as_str(), v.replicas))
@@ -90,15 +90,71 @@ fn an_unknown_node_has_no_hostname_and_a_stack_filter_scopes_the_tasks() {
     assert_eq!(all.len(), 4);
     let db = all.iter().find(|v| v.task.meta.id == "d1").expect("d1");
     assert_eq!(db.node_hostname, None);
-    let none = compute_task_views(
+    let err = compute_task_views(
         &state,
         &TasksQuery {
             service: None,
             stack: Some("other".into()),
         },
     )
-    .expect("no service filter");
-    assert!(none.is_empty());
+    .expect_err("no stack other");
+    assert_eq!(
+        err.to_string(),
+        "no such stack: other (known: shop; `reconciler stack ls` lists them)"
+    );
+}
+
+#[test]
+fn services_are_filtered_by_stack_and_an_unknown_stack_is_named() {
+    let mut state = state();
+    let mut blog = service("shop_web");
+    blog.spec.stack = "blog".into();
+    blog.spec.name = "blog_web".into();
+    state.services.insert("blog_web".into(), blog);
+    let query = |stack: &str| ServicesQuery {
+        stack: Some(stack.into()),
+    };
+    let names: Vec<String> = compute_service_views(&state, &query("shop"))
+        .expect("shop exists")
+        .into_iter()
+        .map(|v| v.service.spec.name)
+        .collect();
+    assert_eq!(names, ["shop_db", "shop_web"]);
+    assert!(matches!(
+        compute_service_views(&state, &query("nope")),
+        Err(LookupError::NoSuchStack { known, .. }) if known == ["blog", "shop"]
+    ));
+}
+
+#[test]
+fn a_task_shows_the_image_and_host_ports_of_the_spec_it_runs() {
+    let mut state = state();
+    let web = state.services.get_mut("shop_web").expect("web");
+    let mut previous = web.spec.clone();
+    previous.image = "nginx:1.26".into();
+    web.spec.ports[0].mode = crds::port::PortMode::Host;
+    web.previous_spec = Some(Box::new(previous.clone()));
+    let current = web.spec.template_hash();
+    let tasks = &mut state.tasks;
+    tasks.get_mut("t1").expect("t1").spec_hash = current;
+    tasks.get_mut("t0").expect("t0").spec_hash = previous.template_hash();
+    let views = compute_task_views(
+        &state,
+        &TasksQuery {
+            service: Some("web".into()),
+            stack: None,
+        },
+    )
+    .expect("web exists");
+    let shown: Vec<(Option<&str>, usize)> = views
+        .iter()
+        .map(|v| (v.image.as_deref(), v.host_ports.len()))
+        .collect();
+    // t0 runs the previous spec; t1 the current one; t2 a spec the service no longer has.
+    assert_eq!(
+        shown,
+        [(Some("nginx:1.26"), 0), (Some("nginx:1.27"), 1), (None, 0)]
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ mod eligibility;
 mod global;
 mod reaper;
 mod replicated;
-mod restart;
+pub(crate) mod restart;
 mod rollout;
 mod slot;
 

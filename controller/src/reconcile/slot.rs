@@ -40,13 +40,8 @@ impl Ctx<'_, '_> {
 
     /// Running and, when the service has a healthcheck, reported healthy.
     pub(crate) fn healthy(&self, task: &Task) -> bool {
-        let checked = self
-            .spec
-            .healthcheck
-            .as_ref()
-            .is_some_and(|h| h.test.first().map(String::as_str) != Some("NONE"));
         task.status.state == TaskState::Running
-            && (!checked || task.status.health == Some(TaskHealth::Healthy))
+            && (!self.spec.checks_health() || task.status.health == Some(TaskHealth::Healthy))
     }
 
     /// Whether `task` sits on a node it must leave.

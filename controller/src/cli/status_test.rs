@@ -1,0 +1,93 @@
+use crds::diagnostic::Finding;
+
+use super::*;
+use crate::applied::{Refusal, RejectedRevision};
+use crate::cluster::api::{Convergence, ServiceProgress, StackView, SyncState};
+use crate::raft::fixtures::record;
+
+fn view() -> StatusView {
+    StatusView {
+        cluster_id: "test".into(),
+        leader: Some("m1".into()),
+        term: 3,
+        nodes: (3, 2),
+        managers: 1,
+        record: record("c0ffee1234"),
+        stacks: vec![StackView {
+            name: "shop".into(),
+            sync: SyncState::Progressing,
+            revision: Some("c0ffee1234".into()),
+            rejected: None,
+            services: vec![ServiceProgress {
+                name: "shop_web".into(),
+                short_name: "web".into(),
+                convergence: Convergence::Progressing,
+                done: 1,
+                desired: 2,
+                completed: 0,
+                reasons: vec!["1 task starting".into()],
+            }],
+        }],
+    }
+}
+
+#[test]
+fn status_shows_each_stacks_sync_state_and_what_holds_it_up() {
+    let expected = "\
+Applied revision: c0ffee1234 \"deploy shop\" by Ada
+
+NAME   SERVICES   SYNC          REVISION
+shop   1          progressing   c0ffee1
+  shop_web: progressing: 1 task starting
+
+Cluster test: 1 managers, 2/3 nodes ready, leader m1
+";
+    assert_eq!(render(&view()), expected);
+}
+
+#[test]
+fn a_rejected_revision_is_listed_with_its_errors_and_locations() {
+    let mut view = view();
+    let mut info = view.record.last_seen.clone().expect("seen");
+    info.id = "badbadbad".into();
+    info.message = Some("break it".into());
+    view.record.rejected = Some(RejectedRevision {
+        revision: info,
+        at_ms: 3_000,
+        refusal: Refusal::LintErrors {
+            findings: vec![Finding {
+                file: "shop/compose.yaml".into(),
+                line: Some(4),
+                column: Some(12),
+                severity: "error".into(),
+                rule: "image-required".into(),
+                message: "service web has no image".into(),
+                help: None,
+            }],
+        },
+    });
+    let text = render(&view);
+    assert!(
+        text.contains(
+            "\nRejected revision: badbadbad \"break it\"\n  shop/compose.yaml:4:12 \
+             error[image-required] service web has no image\nThe applied revision stays in \
+             force until a good revision arrives.\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn wait_options_need_wait() {
+    use clap::Parser;
+    let parse = |args: &[&str]| crate::cli::Cli::try_parse_from(args);
+    assert!(parse(&["reconciler", "status", "--timeout", "1m"]).is_err());
+    let cli = parse(&["reconciler", "status", "--wait", "--revision", "c0f"]).expect("parses");
+    match cli.command {
+        Some(crate::cli::Command::Status(args)) => {
+            assert_eq!(args.timeout, Duration::from_secs(300));
+            assert_eq!(args.revision.as_deref(), Some("c0f"));
+        }
+        other => panic!("not status: {other:?}"),
+    }
+}
