@@ -71,14 +71,24 @@ impl DockerExecutor {
         publish_ip: Option<IpAddr>,
     ) -> std::result::Result<DockerExecutor, EngineError> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_owned());
+        DockerExecutor::connect_to(&host, node_id, publish_ip).await
+    }
+
+    /// Connects to the engine at `host` (`unix:///path`, `tcp://host:port`): negotiates the API
+    /// version and pings it, within [`CONNECT_TIMEOUT`].
+    pub async fn connect_to(
+        host: &str,
+        node_id: &str,
+        publish_ip: Option<IpAddr>,
+    ) -> std::result::Result<DockerExecutor, EngineError> {
         let unreachable = |cause: String| EngineError::Unreachable {
-            host: host.clone(),
+            host: host.to_owned(),
             cause,
         };
-        let docker = Docker::connect_with_defaults().map_err(|e| match e {
+        let docker = Docker::connect_with_host(host).map_err(|e| match e {
             bollard::errors::Error::UnsupportedURISchemeError { .. } => {
                 EngineError::UnsupportedHost {
-                    host: host.clone(),
+                    host: host.to_owned(),
                     cause: "unsupported scheme".to_owned(),
                 }
             }
@@ -329,5 +339,34 @@ fn gone_is_none(error: Error) -> Result<Option<ContainerStatus>> {
     match error {
         Error::Gone(_) => Ok(None),
         other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DockerExecutor;
+
+    #[tokio::test]
+    async fn a_missing_socket_is_one_line_naming_it_and_the_fix() {
+        let error = DockerExecutor::connect_to("unix:///nonexistent/docker.sock", "n1", None)
+            .await
+            .expect_err("no engine there");
+        assert_eq!(
+            error.to_string(),
+            "cannot reach the Docker engine at unix:///nonexistent/docker.sock \
+             (No such file or directory); start Docker or set DOCKER_HOST"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unusable_docker_host_says_what_to_set() {
+        let error = DockerExecutor::connect_to("ftp://example", "n1", None)
+            .await
+            .expect_err("not an engine address");
+        assert_eq!(
+            error.to_string(),
+            "cannot use DOCKER_HOST=ftp://example (unsupported scheme); \
+             set it to unix:///path/to/docker.sock or tcp://host:port"
+        );
     }
 }
