@@ -113,13 +113,16 @@ impl Entry {
             return None;
         }
         if task.desired_state >= TaskState::Shutdown {
+            // A created container has no process: it is as stopped as it gets.
             return match self.container.as_ref().map(|c| &c.state) {
-                Some(ContainerState::Created | ContainerState::Running) => None,
+                Some(ContainerState::Running) => None,
                 Some(ContainerState::Exited { exit_code, .. }) => Some(Observation {
                     exit_code: Some(*exit_code),
                     ..Observation::state(TaskState::Shutdown)
                 }),
-                None => Some(Observation::state(TaskState::Shutdown)),
+                Some(ContainerState::Created) | None => {
+                    Some(Observation::state(TaskState::Shutdown))
+                }
             };
         }
         let Some(container) = &self.container else {
@@ -161,12 +164,13 @@ impl Entry {
             return Some(StepKind::Observe);
         }
         let container = self.container.as_ref();
-        let alive = container
-            .is_some_and(|c| matches!(c.state, ContainerState::Created | ContainerState::Running));
+        // Only a running container needs a stop (an engine "stops" a created one by doing
+        // nothing, and it would stay created).
+        let running = container.is_some_and(|c| c.state == ContainerState::Running);
         let Some(task) = &self.task else {
             return match container {
                 Some(_) if !synced => None,
-                Some(_) if alive => Some(StepKind::Stop),
+                Some(_) if running => Some(StepKind::Stop),
                 Some(_) => Some(StepKind::Remove),
                 None => None,
             };
@@ -175,7 +179,7 @@ impl Entry {
             return Some(StepKind::Remove);
         }
         if task.desired_state >= TaskState::Shutdown {
-            return alive.then_some(StepKind::Stop);
+            return running.then_some(StepKind::Stop);
         }
         let current = self.current_state();
         if current.is_terminal() {

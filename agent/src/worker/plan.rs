@@ -24,7 +24,7 @@ use crds::service::ServiceSpec;
 use crds::task::{Task, TaskState, TaskStatus};
 
 use super::entry::{Entry, Observation, StepKind, message_of};
-use crate::executor::{self, ContainerStatus, EngineEvent, EventAction, StopConfig};
+use crate::executor::{self, ContainerStatus, EngineEvent, StopConfig};
 
 /// First retry delay after the engine was unavailable; doubles up to [`RETRY_MAX_MS`].
 pub const RETRY_BASE_MS: u64 = 500;
@@ -201,7 +201,9 @@ impl Planner {
         for (id, entry) in &mut self.entries {
             let listed = seen.remove(id);
             if entry.in_flight.is_some() {
-                entry.observe = listed.map(|c| c.container_id);
+                if let Some(c) = listed {
+                    entry.observe = Some(c.container_id);
+                }
             } else {
                 entry.container = listed;
             }
@@ -217,22 +219,12 @@ impl Planner {
         }
     }
 
-    /// An engine event: the container is inspected at the next opportunity.
+    /// An engine event: the container is inspected at the next opportunity. Events about
+    /// tasks the planner does not track are stale (the end of a removal, or older than the
+    /// listing that follows every subscription) and are dropped.
     pub fn apply_event(&mut self, event: &EngineEvent) {
-        let known = self.entries.get_mut(&event.task_id);
-        match (known, &event.action) {
-            (Some(entry), _) => entry.observe = Some(event.container_id.clone()),
-            // The destruction of a container nobody tracks is the end of a removal.
-            (None, EventAction::Destroyed) => {}
-            (None, _) => {
-                self.entries.insert(
-                    event.task_id.clone(),
-                    Entry {
-                        observe: Some(event.container_id.clone()),
-                        ..Entry::default()
-                    },
-                );
-            }
+        if let Some(entry) = self.entries.get_mut(&event.task_id) {
+            entry.observe = Some(event.container_id.clone());
         }
     }
 

@@ -258,7 +258,7 @@ fn a_task_removed_while_preparing_is_removed_once_created() {
     assert!(p.plan(NOW).is_empty(), "the prepare is still in flight");
     let created = container("t1", ContainerState::Created);
     p.apply_outcome("t1", StepKind::Prepare, Ok(Some(created)), NOW);
-    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Stop)]);
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Remove)]);
 }
 
 #[test]
@@ -375,15 +375,48 @@ fn a_container_removed_behind_the_workers_back_fails_its_task() {
 }
 
 #[test]
-fn the_destroy_event_of_a_forgotten_container_is_ignored() {
+fn events_about_untracked_tasks_are_stale_and_ignored() {
     let mut p = ready(Vec::new(), Vec::new());
-    p.apply_event(&EngineEvent {
-        container_id: "c-x".to_owned(),
-        task_id: "x".to_owned(),
-        action: EventAction::Destroyed,
-    });
+    for action in [EventAction::Died, EventAction::Destroyed] {
+        p.apply_event(&EngineEvent {
+            container_id: "c-x".to_owned(),
+            task_id: "x".to_owned(),
+            action,
+        });
+    }
     assert!(p.plan(NOW).is_empty());
     assert!(p.is_empty());
+}
+
+#[test]
+fn created_containers_need_no_stop() {
+    let mut p = ready(
+        vec![shutdown(task("t1", TaskState::Preparing))],
+        vec![
+            container("t1", ContainerState::Created),
+            container("old", ContainerState::Created),
+        ],
+    );
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("old", StepKind::Remove)]);
+    assert_eq!(states(&mut p), vec![report("t1", TaskState::Shutdown)]);
+}
+
+#[test]
+fn an_event_during_a_step_survives_a_listing_without_the_container() {
+    let mut p = ready(
+        vec![task("t1", TaskState::Preparing)],
+        vec![container("t1", ContainerState::Created)],
+    );
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Start)]);
+    p.apply_event(&EngineEvent {
+        container_id: "c-t1".to_owned(),
+        task_id: "t1".to_owned(),
+        action: EventAction::Died,
+    });
+    p.apply_listing(Vec::new());
+    let running = container("t1", ContainerState::Running);
+    p.apply_outcome("t1", StepKind::Start, Ok(Some(running)), NOW);
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Observe)]);
 }
 
 #[test]
