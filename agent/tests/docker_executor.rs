@@ -9,11 +9,36 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use agent::executor::conformance::check_lifecycle;
 use crds::assignment::AssignmentBatch;
+use crds::meta::ObjectMeta;
+use crds::task::Task;
 use crds::task::{TaskHealth, TaskState};
-use docker_support::{Node, docker, full, task};
+use docker_support::{Node, connect, docker, full, task};
 
 const ECHO: &str = "services:\n  web:\n    image: reconciler-test/echo:1\n";
+
+#[tokio::test]
+async fn the_docker_executor_keeps_the_executor_contract() {
+    let Some((executor, cleanup)) = connect("contract", None).await else {
+        return;
+    };
+    let stack = crds::stack::from_text(&cleanup.stack, ECHO).expect("valid stack");
+    let spec = stack.services.into_values().next().expect("one service");
+    let task = Task {
+        meta: ObjectMeta {
+            id: "c1".to_owned(),
+            ..ObjectMeta::default()
+        },
+        service: spec.name.clone(),
+        slot: 1,
+        spec_hash: spec.template_hash(),
+        ..Task::default()
+    };
+    check_lifecycle(&executor, &task, &spec)
+        .await
+        .expect("conformant");
+}
 
 #[tokio::test]
 async fn a_task_runs_and_a_killed_container_is_reported_failed_at_once() {

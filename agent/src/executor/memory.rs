@@ -300,3 +300,32 @@ impl Executor for MemoryExecutor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crds::meta::ObjectMeta;
+    use crds::task::Task;
+
+    use super::MemoryExecutor;
+    use crate::executor::conformance::check_lifecycle;
+
+    #[tokio::test]
+    async fn the_memory_engine_keeps_the_executor_contract() {
+        let stack = crds::stack::from_text("shop", "services:\n  web:\n    image: echo:1\n")
+            .expect("valid stack");
+        let spec = stack.services.into_values().next().expect("one service");
+        let task = Task {
+            meta: ObjectMeta {
+                id: "t1".to_owned(),
+                ..ObjectMeta::default()
+            },
+            spec_hash: "h1".to_owned(),
+            ..Task::default()
+        };
+        let engine = MemoryExecutor::new();
+        check_lifecycle(&engine, &task, &spec)
+            .await
+            .expect("conformant");
+        assert!(engine.containers().is_empty());
+    }
+}

@@ -19,6 +19,7 @@
 //! - [`docker`]: the Docker engine, through bollard.
 //! - [`memory`]: an in-memory engine with scripted failures, for tests of the worker.
 //! - [`fake`]: whole simulated nodes (no worker at all) for benchmarks of thousands of nodes.
+//! - [`conformance`]: the contract every implementation's tests check.
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,6 +28,7 @@ use crds::service::ServiceSpec;
 use crds::task::{Task, TaskHealth};
 use futures_util::Stream;
 
+pub mod conformance;
 pub mod docker;
 pub mod fake;
 pub mod memory;

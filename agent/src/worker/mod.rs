@@ -111,6 +111,19 @@ pub async fn run<E: Executor>(
         tokio::select! {
             biased;
             () = stop.cancelled() => return,
+            // Engine events first: a crash is reported even while a deploy keeps steps busy.
+            event = next_event(&mut events) => match event {
+                Some(Ok(event)) => planner.apply_event(&event),
+                broken => {
+                    if let Some(Err(error)) = broken {
+                        tracing::warn!(%error, "engine event stream broke; subscribing again");
+                    }
+                    events = None;
+                    listing = None;
+                    subscribe_failures += 1;
+                    subscribe_at = Some(Instant::now() + resubscribe_delay(subscribe_failures));
+                }
+            },
             Some((task_id, kind, outcome)) = steps.next(), if !steps.is_empty() => {
                 planner.apply_outcome(&task_id, kind, outcome, clock.now_ms());
             }
@@ -129,18 +142,6 @@ pub async fn run<E: Executor>(
                     }
                 }
             }
-            event = next_event(&mut events) => match event {
-                Some(Ok(event)) => planner.apply_event(&event),
-                broken => {
-                    if let Some(Err(error)) = broken {
-                        tracing::warn!(%error, "engine event stream broke; subscribing again");
-                    }
-                    events = None;
-                    listing = None;
-                    subscribe_failures += 1;
-                    subscribe_at = Some(Instant::now() + resubscribe_delay(subscribe_failures));
-                }
-            },
             batch = assignments.recv(), if assignments_open => match batch {
                 Some(batch) => planner.apply_assignments(batch),
                 None => {

@@ -42,10 +42,31 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// An executor for test `name` under its own node id, with the images built and the cleanup
+/// that goes with it; `None` when the test must skip.
+pub async fn connect(name: &str, publish_ip: Option<IpAddr>) -> Option<(DockerExecutor, Cleanup)> {
+    let node_id = format!("test-{name}-{}", std::process::id());
+    let stack = format!("rt{}{}", short_hash(name), std::process::id());
+    let executor = match DockerExecutor::connect(&node_id, publish_ip).await {
+        Ok(executor) => executor,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping {name}: {e}");
+            return None;
+        }
+        Err(e) => panic!("CI is set, so the Docker engine is required: {e}"),
+    };
+    build_images();
+    let cleanup = Cleanup { node_id, stack };
+    cleanup.run();
+    Some((executor, cleanup))
+}
+
 /// Removes what a test left behind: containers of its node, networks and volumes of its stack.
 pub struct Cleanup {
-    node_id: String,
-    stack: String,
+    /// The test's node id.
+    pub node_id: String,
+    /// The test's stack name.
+    pub stack: String,
 }
 
 impl Cleanup {
@@ -97,23 +118,9 @@ pub struct Node {
 impl Node {
     /// A worker for test `name` on the engine, or `None` when the test must skip.
     pub async fn start(name: &str, publish_ip: Option<IpAddr>) -> Option<Node> {
-        let node_id = format!("test-{name}-{}", std::process::id());
-        let stack = format!("rt{}{}", short_hash(name), std::process::id());
-        let executor = match DockerExecutor::connect(&node_id, publish_ip).await {
-            Ok(executor) => executor,
-            Err(e) if std::env::var_os("CI").is_none() => {
-                eprintln!("skipping {name}: {e}");
-                return None;
-            }
-            Err(e) => panic!("CI is set, so the Docker engine is required: {e}"),
-        };
-        build_images();
-        let cleanup = Cleanup {
-            node_id: node_id.clone(),
-            stack: stack.clone(),
-        };
-        cleanup.run();
-        let mut node = Node::with_executor(node_id, stack, executor);
+        let (executor, cleanup) = connect(name, publish_ip).await?;
+        let mut node =
+            Node::with_executor(cleanup.node_id.clone(), cleanup.stack.clone(), executor);
         node.cleanup = Some(cleanup);
         Some(node)
     }
