@@ -86,6 +86,23 @@ async fn a_task_runs_and_a_killed_container_is_reported_failed_at_once() {
 }
 
 #[tokio::test]
+async fn a_container_that_exits_non_zero_fails_its_task() {
+    let Some(mut node) = Node::start("bad", None).await else {
+        return;
+    };
+    let spec = node.service("services:\n  web:\n    image: reconciler-test/echo:bad\n");
+    node.send(full(vec![task("b1", &spec, &node, 1)], &[&spec]))
+        .await;
+    let failed = node
+        .wait("b1", Duration::from_secs(20), |s| {
+            s.state == TaskState::Failed
+        })
+        .await;
+    assert_eq!(failed.exit_code, Some(1));
+    assert_eq!(failed.error.as_deref(), Some("task: non-zero exit (1)"));
+}
+
+#[tokio::test]
 async fn a_healthcheck_task_reports_healthy() {
     let Some(mut node) = Node::start("health", None).await else {
         return;

@@ -35,7 +35,8 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 
 use super::{ContainerState, ContainerStatus, EngineEvent, Error, Executor, Result, StopConfig};
 use container::{Attachment, NodeContext, plan_container};
-use error::{EngineError, classify, container_call, engine_message, http_status};
+pub use error::EngineError;
+use error::{classify, container_call, engine_message, http_status};
 
 pub mod auth;
 pub mod container;
@@ -250,6 +251,10 @@ impl Executor for DockerExecutor {
         container_id: &str,
         config: &StopConfig,
     ) -> Result<Option<ContainerStatus>> {
+        // Destructive calls go only to containers whose labels name this node.
+        if self.inspect(container_id).await?.is_none() {
+            return Ok(None);
+        }
         let mut options = StopContainerOptionsBuilder::new();
         if let Some(grace) = config.grace {
             let secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
@@ -271,6 +276,9 @@ impl Executor for DockerExecutor {
     }
 
     async fn remove(&self, container_id: &str) -> Result<()> {
+        if self.inspect(container_id).await?.is_none() {
+            return Ok(());
+        }
         let options = RemoveContainerOptionsBuilder::new()
             .force(true)
             .v(true)
