@@ -182,6 +182,42 @@ async fn a_restarted_worker_adopts_its_running_containers() {
 }
 
 #[tokio::test]
+async fn a_container_left_by_an_unfinished_prepare_is_made_again() {
+    let Some(mut node) = Node::start("unfinished", None).await else {
+        return;
+    };
+    let spec = node.service(ECHO);
+    let mut u1 = task("u1", &spec, &node, 1);
+    let name = format!("{}_web.1.u1", node.stack);
+    let left = docker(&[
+        "create",
+        "--name",
+        &name,
+        "--label",
+        &format!("io.reconciler.node={}", node.node_id),
+        "--label",
+        "io.reconciler.task=u1",
+        "--label",
+        &format!("io.reconciler.spec-hash={}", u1.spec_hash),
+        "reconciler-test/echo:1",
+    ]);
+    assert!(!left.is_empty(), "docker create failed");
+    u1.status.state = TaskState::Preparing;
+    node.send(full(vec![u1], &[&spec])).await;
+    let running = node
+        .wait("u1", Duration::from_secs(20), |s| {
+            s.state == TaskState::Running
+        })
+        .await;
+    let container = running.container_id.expect("a container id");
+    assert_ne!(container, left, "made again, not adopted half-done");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Name}}", &container]),
+        format!("/{name}")
+    );
+}
+
+#[tokio::test]
 async fn a_task_that_leaves_the_set_loses_its_container() {
     let Some(mut node) = Node::start("remove", None).await else {
         return;

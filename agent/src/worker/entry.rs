@@ -73,6 +73,9 @@ pub struct Entry {
     pub retry_at_ms: u64,
     /// Steps in a row that found the engine unavailable (for the backoff).
     pub failures: u32,
+    /// The container came from this worker's own prepare (not from a listing), so it is
+    /// complete: an earlier agent may have died halfway through a prepare.
+    pub prepared_here: bool,
 }
 
 impl Entry {
@@ -187,6 +190,13 @@ impl Entry {
         }
         match container.map(|c| &c.state) {
             None if current < TaskState::Starting => Some(StepKind::Prepare),
+            // `starting` is only ever reported after a complete prepare; before it, a created
+            // container someone else made may lack networks: make it again.
+            Some(ContainerState::Created)
+                if current < TaskState::Starting && !self.prepared_here =>
+            {
+                Some(StepKind::Remove)
+            }
             Some(ContainerState::Created) if current < TaskState::Running => Some(StepKind::Start),
             _ => None,
         }

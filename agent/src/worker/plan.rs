@@ -243,6 +243,7 @@ impl Planner {
                 if kind == StepKind::Observe {
                     apply_observed(entry, container);
                 } else {
+                    entry.prepared_here |= kind == StepKind::Prepare;
                     entry.container = container;
                 }
             }

@@ -185,12 +185,24 @@ fn adoption_reports_what_the_manager_missed() {
 }
 
 #[test]
-fn an_adopted_created_container_is_started_not_recreated() {
+fn an_adopted_created_container_is_started_once_it_was_reported_starting() {
+    let mut p = ready(
+        vec![task("t1", TaskState::Starting)],
+        vec![container("t1", ContainerState::Created)],
+    );
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Start)]);
+}
+
+#[test]
+fn an_adopted_container_from_a_prepare_that_never_finished_is_made_again() {
     let mut p = ready(
         vec![task("t1", TaskState::Preparing)],
         vec![container("t1", ContainerState::Created)],
     );
-    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Start)]);
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Remove)]);
+    p.apply_outcome("t1", StepKind::Remove, Ok(None), NOW);
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Prepare)]);
+    assert!(p.take_reports().is_empty(), "still preparing");
 }
 
 #[test]
@@ -404,7 +416,7 @@ fn created_containers_need_no_stop() {
 #[test]
 fn an_event_during_a_step_survives_a_listing_without_the_container() {
     let mut p = ready(
-        vec![task("t1", TaskState::Preparing)],
+        vec![task("t1", TaskState::Starting)],
         vec![container("t1", ContainerState::Created)],
     );
     assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Start)]);
@@ -539,7 +551,7 @@ fn a_rejected_prepare_is_reported_with_the_engines_words() {
 #[test]
 fn a_failed_start_fails_the_task_and_keeps_the_container() {
     let mut p = ready(
-        vec![task("t1", TaskState::Preparing)],
+        vec![task("t1", TaskState::Starting)],
         vec![container("t1", ContainerState::Created)],
     );
     p.plan(NOW);
@@ -635,7 +647,7 @@ fn a_task_whose_spec_never_came_is_rejected() {
 #[test]
 fn a_listing_during_a_step_is_checked_again_afterwards() {
     let mut p = ready(
-        vec![task("t1", TaskState::Preparing)],
+        vec![task("t1", TaskState::Starting)],
         vec![container("t1", ContainerState::Created)],
     );
     assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Start)]);

@@ -153,7 +153,8 @@ impl DockerExecutor {
         Ok(())
     }
 
-    /// Creates the container, or finds the one an interrupted earlier prepare created.
+    /// Creates the container (after removing a created-only one an interrupted earlier prepare
+    /// left under the same name), connects its other networks, and returns its id.
     async fn create_container(&self, task: &Task, spec: &ServiceSpec) -> Result<String> {
         let attachments = self.ensure_networks(spec).await?;
         let node = NodeContext {
@@ -164,11 +165,20 @@ impl DockerExecutor {
         let options = CreateContainerOptionsBuilder::new()
             .name(&plan.name)
             .build();
-        let id = match self.docker.create_container(Some(options), plan.body).await {
-            Ok(created) => created.id,
-            Err(e) if http_status(&e) == Some(409) => {
-                return self.existing_container(&plan.name, task).await;
+        let mut created = self
+            .docker
+            .create_container(Some(options.clone()), plan.body.clone())
+            .await;
+        if let Err(e) = &created
+            && http_status(e) == Some(409)
+        {
+            if let Some(running) = self.take_over_name(&plan.name, task).await? {
+                return Ok(running);
             }
+            created = self.docker.create_container(Some(options), plan.body).await;
+        }
+        let id = match created {
+            Ok(created) => created.id,
             Err(e) if http_status(&e) == Some(404) => {
                 // A network or the image vanished since it was ensured: look again next time.
                 self.resources.forget_networks().await;
@@ -183,7 +193,7 @@ impl DockerExecutor {
             };
             if let Err(e) = self.docker.connect_network(&network, request).await {
                 self.resources.forget_networks().await;
-                // A half-connected container must not be adopted by the next attempt.
+                // A half-connected container must not be started by the next attempt.
                 let _ = self.remove(&id).await;
                 return Err(classify(&e, |_, m| Error::Unavailable(m)));
             }
@@ -191,11 +201,15 @@ impl DockerExecutor {
         Ok(id)
     }
 
-    /// The container called `name`, when it is this task's on this node.
-    async fn existing_container(&self, name: &str, task: &Task) -> Result<String> {
-        let found = self.inspect(name).await?;
-        match found {
-            Some(c) if c.task_id == task.meta.id => Ok(c.container_id),
+    /// Clears the way for this task's container called `name`: a container of the same task that
+    /// never started is removed (it may lack networks); one that started is returned as it is.
+    async fn take_over_name(&self, name: &str, task: &Task) -> Result<Option<String>> {
+        match self.inspect(name).await? {
+            Some(c) if c.task_id == task.meta.id && c.state == ContainerState::Created => {
+                self.remove(&c.container_id).await?;
+                Ok(None)
+            }
+            Some(c) if c.task_id == task.meta.id => Ok(Some(c.container_id)),
             _ => Err(Error::Rejected(format!(
                 "container name {name} is taken by a container this node does not own"
             ))),
