@@ -3,8 +3,8 @@
 //!
 //! An entry matches when its key names the image's registry, with or without scheme and path
 //! (`registry.example.com`, `https://registry.example.com/v1/`); Docker Hub's key is
-//! `https://index.docker.io/v1/`. Credential helpers (`credsStore`, `credHelpers`) are not
-//! consulted: without a matching `auths` entry the pull is anonymous.
+//! `https://index.docker.io/v1/`. External credential stores (`credsStore`, `credHelpers`)
+//! are not consulted: without a matching `auths` entry the pull is anonymous.
 
 use std::path::PathBuf;
 
