@@ -1,9 +1,22 @@
-//! The node agent of reconciler.
+//! The node agent of reconciler: what runs on every node.
 //!
-//! It owns, per DESIGN.md, what runs on every node: describing the node to the cluster
-//! ([`describe`]); the session with the leader, the worker that compares assigned tasks with
-//! running containers and the Docker executor land with the agent issue; [`executor::fake`]
-//! simulates nodes for tests and benchmarks.
+//! ```text
+//!  session (assignments) ──▶ worker::run ──steps──▶ executor::Executor ──▶ Docker engine
+//!            ▲                    │   ▲                      │
+//!            └──── status reports ┘   └──── engine events ───┘
+//! ```
+//!
+//! # Layout
+//! - [`describe`]: what the node reports about itself (hostname, resources, engine).
+//! - [`worker`]: assigned tasks vs running containers → executor steps and status reports
+//!   (a pure planner in [`worker::plan`], a thin async loop in [`worker::run`]).
+//! - [`executor`]: the [`executor::Executor`] trait and its implementations:
+//!   [`executor::docker`] (the Docker engine through bollard), [`executor::memory`] (an
+//!   in-memory engine for tests) and [`executor::fake`] (whole simulated nodes for benchmarks).
+//!
+//! The session with the leader lives in the controller crate, which hands the worker its
+//! assignment stream and takes its reports.
 
 pub mod describe;
 pub mod executor;
+pub mod worker;
