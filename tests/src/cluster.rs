@@ -37,6 +37,8 @@ pub struct Cluster {
     pub stacks: PathBuf,
     /// The nodes, in the order they were added.
     pub nodes: Vec<Node>,
+    /// Names of the nodes that run their tasks on the Docker engine (the others run none).
+    pub agents: Vec<String>,
 }
 
 /// Raft and heartbeat timing for tests: the defaults, stated so tests do not depend on them.
@@ -59,6 +61,7 @@ impl Cluster {
             port: free_port(),
             stacks,
             nodes: Vec::new(),
+            agents: Vec::new(),
         }
     }
 
@@ -118,7 +121,7 @@ impl Cluster {
 
     fn launch(&mut self, name: &str, ip: &str, args: Vec<String>) -> usize {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let process = Process::start(&self.dir, name, &refs);
+        let process = Process::start_with_env(&self.dir, name, &refs, &self.env_of(name));
         self.nodes.push(Node {
             name: name.to_owned(),
             data: self.dir.join(name),
@@ -151,8 +154,21 @@ impl Cluster {
         let name = self.nodes[index].name.clone();
         let args = self.node_args(&name, &ip);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.nodes[index].process =
-            Some(Process::start(&self.dir, &format!("{name}-restart"), &refs));
+        let env = self.env_of(&name);
+        self.nodes[index].process = Some(Process::start_with_env(
+            &self.dir,
+            &format!("{name}-restart"),
+            &refs,
+            &env,
+        ));
+    }
+
+    fn env_of(&self, name: &str) -> Vec<(&'static str, &'static str)> {
+        if self.agents.iter().any(|a| a == name) {
+            vec![("RECONCILER_AGENT", "true")]
+        } else {
+            Vec::new()
+        }
     }
 
     /// SIGKILL node `index`.

@@ -13,6 +13,7 @@
 //! chaos.
 
 pub mod cluster;
+pub mod docker;
 pub mod sim;
 
 use std::path::{Path, PathBuf};
@@ -106,6 +107,8 @@ impl Process {
             .env("RECONCILER_LOG", "info,openraft=warn")
             // Tests run in parallel: every manager takes a free port unless a test says where.
             .env("RECONCILER_LISTEN_ADDR", "127.0.0.1:0")
+            // Only the Docker tests run tasks on the engine; they ask with RECONCILER_AGENT=true.
+            .env("RECONCILER_AGENT", "false")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(file)

@@ -46,6 +46,7 @@ impl SimCluster {
             timing: Timing { period, misses: 3 },
             raft: controller::raft::Config::default(),
             orchestration: Default::default(),
+            agent: None,
         };
         let running = runtime::start(&options, None)
             .await

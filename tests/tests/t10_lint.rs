@@ -171,11 +171,15 @@ fn config_prints_resolved_stacks_and_refuses_invalid_ones() {
     );
     assert!(run.stdout.contains("frontend_api:"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("- node.role!=manager"),
+        run.stdout.contains("spread: node.labels.zone"),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("network: backend"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("network: frontend_backend"),
+        "{}",
+        run.stdout
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("bad.yml"), "services:\n  web: {}\n").expect("write");
     let bad = reconciler(dir.path(), &["config", "bad.yml"]);

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use super::source_args::{self, SourceArgs};
 use super::{EXIT_OK, EXIT_USAGE};
+use crate::cluster::assignment_client::AgentLink;
 use crate::cluster::liveness::Timing;
 use crate::cluster::orchestration;
 use crate::cluster::record::RaftRecordStore;
@@ -91,6 +93,11 @@ pub struct NodeArgs {
     /// Finished tasks kept per slot as history (`service ps`).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=100))]
     pub task_history: u64,
+    /// Run this node's tasks on the local Docker engine (DOCKER_HOST or
+    /// /var/run/docker.sock). `--agent=false` runs none: drain the node
+    /// (`node update --availability drain`) so none are placed on it.
+    #[arg(long, env = "RECONCILER_AGENT", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub agent: bool,
 }
 
 /// `--strategy`.
@@ -139,6 +146,7 @@ impl NodeArgs {
                 },
                 strategy: self.strategy.into(),
             },
+            agent: None,
         }
     }
 }
@@ -254,6 +262,8 @@ enum StartError {
     Listen(SocketAddr, std::io::Error),
     #[error(transparent)]
     Node(#[from] runtime::Error),
+    #[error("{0}")]
+    Engine(String),
     #[error("opening the source failed unexpectedly: {0}")]
     Task(tokio::task::JoinError),
 }
@@ -294,11 +304,38 @@ async fn serve(args: &Args, mut join: Option<JoinTarget>) -> Result<(), StartErr
     } else {
         None
     };
-    let options = args.node.options(data_dir.clone());
+    let mut options = args.node.options(data_dir.clone());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    // The worker outlives runtime restarts (role changes): its containers never notice them.
+    let worker_stop = CancellationToken::new();
+    let _worker_guard = worker_stop.clone().drop_guard();
+    let mut worker = if args.node.agent {
+        let (assignments_tx, assignments_rx) = mpsc::channel(64);
+        let (reports_tx, reports_rx) = mpsc::channel(1024);
+        options.agent = Some(AgentLink {
+            assignments: assignments_tx,
+            reports: Arc::new(tokio::sync::Mutex::new(reports_rx)),
+        });
+        Some((assignments_rx, reports_tx))
+    } else {
+        None
+    };
     loop {
         let running = runtime::start(&options, join.take().as_ref()).await?;
+        if let Some((assignments, reports)) = worker.take()
+            && let Err(e) = start_worker(
+                &running.config,
+                args.node.listen_addr,
+                assignments,
+                reports,
+                &worker_stop,
+            )
+            .await
+        {
+            let _ = running.wait(std::future::ready(())).await;
+            return Err(e);
+        }
         store.set(running.manager.clone());
         let mut leading = running.leading.clone();
         let forward = leading_tx.clone();
@@ -327,6 +364,39 @@ async fn serve(args: &Args, mut join: Option<JoinTarget>) -> Result<(), StartErr
             }
         }
     }
+}
+
+/// Connects to the local engine and starts the node's worker on it.
+async fn start_worker(
+    config: &crate::cluster::layout::NodeConfig,
+    listen_addr: SocketAddr,
+    assignments: mpsc::Receiver<crds::assignment::AssignmentBatch>,
+    reports: mpsc::Sender<crate::cluster::assignment_client::Reports>,
+    stop: &CancellationToken,
+) -> Result<(), StartError> {
+    // Published ports bind on the address the node listens on when it names one (so nodes
+    // sharing an engine on 127.0.0.2, 127.0.0.3… never clash), on every address otherwise.
+    let ip = listen_addr.ip();
+    let publish_ip = (!ip.is_unspecified()).then_some(ip);
+    let executor = agent::executor::docker::DockerExecutor::connect(&config.node_id, publish_ip)
+        .await
+        .map_err(|e| {
+            StartError::Engine(format!(
+                "{e} (or run this node without tasks: --agent=false)"
+            ))
+        })?;
+    let worker_config = agent::worker::Config {
+        node_id: config.node_id.clone(),
+    };
+    tokio::spawn(agent::worker::run(
+        worker_config,
+        executor,
+        assignments,
+        reports,
+        stop.clone(),
+    ));
+    info!(node = %config.node_id, "agent running tasks on the local Docker engine");
+    Ok(())
 }
 
 /// What keeps the source alive while the node runs.

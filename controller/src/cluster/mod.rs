@@ -38,6 +38,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod assignment_client;
 pub mod client;
 pub mod convergence;
 pub mod join;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::api::{ApiError, JoinRequest, JoinResponse, LEAVE_PATH};
+use crate::cluster::assignment_client::{self, AgentLink, Managers};
 use crate::cluster::join_api::{issue, new_node_id, raft_id_for};
 use crate::cluster::layout::{self, NodeConfig};
 use crate::cluster::liveness::Timing;
@@ -54,6 +55,8 @@ pub struct Options {
     pub raft: crate::raft::Config,
     /// What the orchestration loop does while this manager leads.
     pub orchestration: orchestration::Config,
+    /// The node's worker, when it runs tasks: the runtime links it to the leader.
+    pub agent: Option<AgentLink>,
 }
 
 /// Where and how to join.
@@ -370,7 +373,13 @@ async fn start_manager(
     let listener = bind(listen).await?;
     let port = bound_port(&listener, listen)?;
     let (ip, port) = advertise(options, port)?;
-    config.api_addr = SocketAddr::new(ip, port).to_string();
+    let previous = std::mem::replace(&mut config.api_addr, SocketAddr::new(ip, port).to_string());
+    // A manager's own endpoint is the one it always reaches (a follower redirects to the
+    // leader); a restart on another port must not leave its node dialling the old one.
+    config
+        .managers
+        .retain(|m| *m != previous && *m != config.api_addr);
+    config.managers.insert(0, config.api_addr.clone());
     start_manager_on(options, config, ca, cert, listener, None).await
 }
 
@@ -490,11 +499,26 @@ fn spawn_session(
     client: reqwest::Client,
     stop: CancellationToken,
 ) -> JoinHandle<SessionEnd> {
+    let (leader_tx, leader_rx) = watch::channel(None);
+    if let Some(link) = &options.agent {
+        let managers = Managers {
+            known: config.managers.clone(),
+            leader: leader_rx,
+        };
+        tokio::spawn(assignment_client::run(
+            client.clone(),
+            managers,
+            link.clone(),
+            stop.clone(),
+        ));
+    }
     let session = Session {
         data_dir: options.data_dir.clone(),
         config: config.clone(),
         client,
         period: options.timing.period,
+        leader: leader_tx,
+        runs_tasks: options.agent.is_some(),
     };
     tokio::spawn(session.run(stop))
 }

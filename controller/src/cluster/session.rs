@@ -39,6 +39,11 @@ pub struct Session {
     pub client: reqwest::Client,
     /// Period until the leader says otherwise.
     pub period: Duration,
+    /// Published with the manager that last accepted a heartbeat (the leader), so the node's
+    /// assignment stream can follow it.
+    pub leader: tokio::sync::watch::Sender<Option<String>>,
+    /// Whether this node runs tasks (has an agent); one that does not reports no engine.
+    pub runs_tasks: bool,
 }
 
 enum Beat {
@@ -87,7 +92,16 @@ impl Session {
     }
 
     async fn describe(&self) -> NodeDescription {
-        agent::describe::describe(self.config.hostname.clone(), self.config.api_addr.clone()).await
+        let mut description =
+            agent::describe::describe(self.config.hostname.clone(), self.config.api_addr.clone())
+                .await;
+        if !self.runs_tasks {
+            // The engine is not this node's to use: say none, so `node ls` shows why it runs
+            // nothing.
+            description.engine_version = None;
+            description.engine_labels.clear();
+        }
+        description
     }
 
     /// One heartbeat: try the known managers in order, following redirects to the leader.
@@ -108,6 +122,13 @@ impl Session {
             match self.send(&target, description).await {
                 Beat::Ok(response) => {
                     self.prefer(&target);
+                    self.leader.send_if_modified(|leader| {
+                        let changed = leader.as_deref() != Some(target.as_str());
+                        if changed {
+                            *leader = Some(target.clone());
+                        }
+                        changed
+                    });
                     return Ok(response);
                 }
                 Beat::Redirect(Some(leader)) if leader != target => {

@@ -6,11 +6,13 @@
 //! or an explicit `name:`): it must already exist on the node, or the task is rejected with the
 //! command that creates it.
 //!
-//! Several agents may share one engine and create the same network at the same moment. Newer
-//! engines refuse a duplicate name (409: it exists, fine); engines before API 1.44 create a
-//! second network with the same name. So a network is always looked up by listing, the
-//! duplicate with the smallest id wins everywhere, a creator that lost removes its own copy, and
-//! containers join networks by id.
+//! Several agents may share one engine and create the same network at the same moment. The
+//! engine's duplicate-name check is not atomic (seen with Engine 28), and a duplicate is fatal
+//! later: the engine resolves a container's networks by name when it starts, and fails with
+//! "network … is ambiguous". So a network is always looked up by listing (never cached), a
+//! creator lets concurrent creations land before it looks again, the duplicate with the smallest
+//! id wins everywhere, and whoever sees stack-owned duplicates removes the losers (the engine
+//! refuses while containers use one, so nothing in use is ever cut off).
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,10 +25,14 @@ use super::error::{classify, http_status};
 use super::labels;
 use crate::executor::{Error, Result};
 
-/// Networks and volumes this executor has already ensured (name → network id).
+/// How long a creator waits for concurrent creations of the same network to land.
+const CREATION_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Networks and volumes this executor ensures.
 #[derive(Debug, Default)]
 pub struct Resources {
-    networks: Mutex<HashMap<String, String>>,
+    /// One creation at a time in this process.
+    networks: Mutex<()>,
     volumes: Mutex<HashSet<String>>,
 }
 
@@ -37,30 +43,28 @@ pub fn is_stack_owned(name: &str, stack: &str) -> bool {
 }
 
 impl Resources {
-    /// Forgets a network (after the engine said it does not exist any more).
-    pub async fn forget_networks(&self) {
-        self.networks.lock().await.clear();
-    }
+    /// Kept for callers that reset state after the engine lost a network; networks are
+    /// always looked up afresh, so there is nothing to forget.
+    pub async fn forget_networks(&self) {}
 
     /// The id of network `name`, created first when the stack owns it and it is missing.
     pub async fn ensure_network(&self, docker: &Docker, stack: &str, name: &str) -> Result<String> {
         // One creation at a time in this process; other agents are handled by the winner rule.
-        let mut known = self.networks.lock().await;
-        if let Some(id) = known.get(name) {
-            return Ok(id.clone());
-        }
-        let id = match find_network(docker, name).await? {
-            Some(id) => id,
-            None if is_stack_owned(name, stack) => create_network(docker, stack, name).await?,
-            None => {
-                return Err(Error::Rejected(format!(
-                    "network {name} is external but does not exist on this node; \
-                     create it with docker network create {name}"
-                )));
-            }
+        let _one = self.networks.lock().await;
+        let owned = is_stack_owned(name, stack);
+        let found = find_networks(docker, name).await?;
+        let id = match found.first() {
+            Some(_) if owned => settle(docker, name, found).await,
+            Some(id) => Some(id.clone()),
+            None if owned => create_network(docker, stack, name).await?,
+            None => None,
         };
-        known.insert(name.to_owned(), id.clone());
-        Ok(id)
+        id.ok_or_else(|| {
+            Error::Rejected(format!(
+                "network {name} is external but does not exist on this node; \
+                 create it with docker network create {name}"
+            ))
+        })
     }
 
     /// Makes sure named volume `name` exists (created when the stack owns it).
@@ -97,8 +101,8 @@ impl Resources {
     }
 }
 
-/// The id of the network called exactly `name` (the smallest id among duplicates).
-async fn find_network(docker: &Docker, name: &str) -> Result<Option<String>> {
+/// Ids of the networks called exactly `name`, smallest first.
+async fn find_networks(docker: &Docker, name: &str) -> Result<Vec<String>> {
     let filters = HashMap::from([("name", vec![name])]);
     let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
     let networks = docker
@@ -106,15 +110,31 @@ async fn find_network(docker: &Docker, name: &str) -> Result<Option<String>> {
         .await
         .map_err(|e| classify(&e, |_, m| Error::Unavailable(m)))?;
     // The engine's name filter matches substrings.
-    Ok(networks
+    let mut ids: Vec<String> = networks
         .into_iter()
         .filter(|n| n.name.as_deref() == Some(name))
         .filter_map(|n| n.id)
-        .min())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// The winner among `ids` (smallest first); the other copies are removed where the engine
+/// allows it (one in use stays, and its containers fail to start until it is gone).
+async fn settle(docker: &Docker, name: &str, ids: Vec<String>) -> Option<String> {
+    let mut ids = ids.into_iter();
+    let winner = ids.next()?;
+    for loser in ids {
+        tracing::info!(network = name, %winner, %loser, "removing a duplicate stack network");
+        if let Err(e) = docker.remove_network(&loser).await {
+            tracing::debug!(network = name, error = %e, "cannot remove a duplicate network yet");
+        }
+    }
+    Some(winner)
 }
 
 /// Creates stack network `name` and returns the id every agent agrees on.
-async fn create_network(docker: &Docker, stack: &str, name: &str) -> Result<String> {
+async fn create_network(docker: &Docker, stack: &str, name: &str) -> Result<Option<String>> {
     let request = NetworkCreateRequest {
         name: name.to_owned(),
         driver: Some("bridge".to_owned()),
@@ -122,31 +142,25 @@ async fn create_network(docker: &Docker, stack: &str, name: &str) -> Result<Stri
         labels: Some(labels::stack_labels(stack)),
         ..NetworkCreateRequest::default()
     };
-    let created = match docker.create_network(request).await {
-        Ok(response) => Some(response.id),
+    match docker.create_network(request).await {
+        Ok(_) => {}
         // Another agent created it first.
-        Err(e) if http_status(&e) == Some(409) => None,
+        Err(e) if http_status(&e) == Some(409) => {}
         Err(e) => {
             return Err(classify(&e, |_, m| {
                 Error::Rejected(format!("cannot create network {name}: {m}"))
             }));
         }
-    };
-    let winner = find_network(docker, name).await?;
-    if let (Some(mine), Some(winner)) = (&created, &winner)
-        && mine != winner
-    {
-        tracing::debug!(
-            network = name,
-            "another agent created it too; removing ours"
-        );
-        if let Err(e) = docker.remove_network(mine).await {
-            tracing::debug!(network = name, error = %e, "cannot remove duplicate network");
-        }
     }
-    winner
-        .or(created)
-        .ok_or_else(|| Error::Unavailable(format!("network {name} vanished right after creation")))
+    // Let other agents' concurrent creations land, then agree on one.
+    tokio::time::sleep(CREATION_SETTLE).await;
+    let found = find_networks(docker, name).await?;
+    if found.is_empty() {
+        return Err(Error::Unavailable(format!(
+            "network {name} vanished right after creation"
+        )));
+    }
+    Ok(settle(docker, name, found).await)
 }
 
 #[cfg(test)]
