@@ -170,11 +170,7 @@ fn config_prints_resolved_stacks_and_refuses_invalid_ones() {
         run.stdout
     );
     assert!(run.stdout.contains("frontend_api:"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("spread: node.labels.zone"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("- node.labels.zone"), "{}", run.stdout);
     assert!(
         run.stdout.contains("network: frontend_backend"),
         "{}",

@@ -414,3 +414,36 @@ fn three_agents_share_one_engine_and_a_frozen_agents_tasks_move() {
         "edge back on w2",
     );
 }
+
+#[test]
+fn without_an_engine_the_node_says_so_in_one_line_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stacks = dir.path().join("stacks");
+    std::fs::create_dir_all(&stacks).expect("mkdir");
+    let data = dir.path().join("data");
+    let mut node = Process::start_with_env(
+        dir.path(),
+        "manager",
+        &[
+            "--watch",
+            &stacks.to_string_lossy(),
+            "--data-dir",
+            &data.to_string_lossy(),
+        ],
+        &[
+            ("RECONCILER_AGENT", "true"),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ],
+    );
+    let code = node.wait_exit(Duration::from_secs(30));
+    let log = node.log_text();
+    assert_eq!(code, Some(2), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {log}"));
+    assert!(
+        line.contains("unix:///nonexistent/docker.sock") && line.contains("--agent=false"),
+        "{line}"
+    );
+}
