@@ -151,6 +151,25 @@ fn one_node_deploys_heals_scales_updates_rolls_back_adopts_and_prunes() {
             .ok_or_else(|| s["replicas"].to_string())
     });
 
+    // What a pipeline calls after a push: converged, exit 0.
+    let waited = reconciler(
+        dir.path(),
+        &[
+            "status",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--data-dir",
+            &data_s,
+        ],
+    );
+    assert_eq!(waited.code, 0, "{}{}", waited.stdout, waited.stderr);
+    assert!(
+        waited.stdout.contains("Service converged"),
+        "{}",
+        waited.stdout
+    );
+
     // A killed container is replaced by a new task in the same slot.
     let victim = running(&stack, "web").remove(0);
     docker(&["kill", &victim.id]).expect("docker kill");
