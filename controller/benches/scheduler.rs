@@ -160,6 +160,11 @@ fn bench(replicas: usize, runs: usize) {
         times[times.len() - 1].as_secs_f64() * 1e3,
         rate,
     );
+    // The line tests/bench-report.sh collects.
+    println!(
+        "figure: p2.placements_per_s_{} {rate:.2} placements/s",
+        pending.len()
+    );
 }
 
 fn main() {

@@ -122,6 +122,13 @@ fn deploy() {
         "  ratio reconciler / compose: {:.2}",
         o.as_secs_f64() / c.as_secs_f64()
     );
+    tests::figure("p6.deploy50_reconciler", o.as_secs_f64() * 1000.0, "ms");
+    tests::figure("p6.deploy50_compose", c.as_secs_f64() * 1000.0, "ms");
+    tests::figure(
+        "p6.deploy50_ratio_to_compose",
+        o.as_secs_f64() / c.as_secs_f64(),
+        "x",
+    );
 }
 
 fn deploy_ours(dir: &std::path::Path, trial: usize, replicas: usize) -> Duration {
@@ -323,6 +330,11 @@ fn crash() {
         ms(samples[trials * 9 / 10]),
         ms(samples[trials - 1])
     );
+    tests::figure(
+        "p4.crash_replaced_p50",
+        samples[trials / 2].as_secs_f64() * 1000.0,
+        "ms",
+    );
 }
 
 fn rss() {
@@ -360,5 +372,16 @@ fn rss() {
         "agent-only node with 50 running tasks, idle 10 s: VmRSS {}, VmHWM {}",
         field("VmRSS:"),
         field("VmHWM:")
+    );
+    let kib = |v: String| {
+        v.split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    tests::figure(
+        "p7.agent_idle_rss_50_tasks",
+        kib(field("VmRSS:")) / 1024.0,
+        "MiB",
     );
 }

@@ -78,6 +78,8 @@ fn main() {
         ms(pct(0.99)),
         ms(samples[samples.len() - 1])
     );
+    tests::figure("p5.failover_p50", ms(pct(0.50)), "ms");
+    tests::figure("p5.failover_p99", ms(pct(0.99)), "ms");
 }
 
 fn reqwest_patch() -> controller::cluster::client::Method {

@@ -64,6 +64,20 @@ fn report(name: &str, mut samples: Vec<Duration>) {
         percentile(&samples, 0.99).as_secs_f64() * 1e3,
         samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
+    let key: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    tests::figure(
+        &format!("p3.{key}_p50"),
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        "ms",
+    );
+    tests::figure(
+        &format!("p3.{key}_p99"),
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        "ms",
+    );
 }
 
 async fn evaluated(events: &mut broadcast::Receiver<Event>, revision: &str) -> Instant {

@@ -136,6 +136,18 @@ async fn scale(tasks: usize, nodes: usize) {
             .last_log_index
             .unwrap_or(0)
     );
+    let scale = format!("p1.{expected}x{nodes}");
+    tests::figure(
+        &format!("{scale}.all_running_s"),
+        elapsed.as_secs_f64(),
+        "s",
+    );
+    tests::figure(
+        &format!("{scale}.tasks_per_s"),
+        expected as f64 / elapsed.as_secs_f64(),
+        "tasks/s",
+    );
+    tests::figure(&format!("{scale}.peak_rss"), peak_rss_mib() as f64, "MiB");
 }
 
 /// Peak resident memory of this process (VmHWM), MiB.
@@ -228,4 +240,6 @@ async fn node_loss(trials: usize) {
         pct(0.99).as_secs_f64() * 1000.0,
         samples[samples.len() - 1].as_secs_f64() * 1000.0
     );
+    tests::figure("p4.node_loss_p50", pct(0.5).as_secs_f64() * 1000.0, "ms");
+    tests::figure("p4.node_loss_p99", pct(0.99).as_secs_f64() * 1000.0, "ms");
 }

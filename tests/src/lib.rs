@@ -266,3 +266,9 @@ pub fn status_json(dir: &Path, data_dir: &Path) -> Result<serde_json::Value, Str
     }
     serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))
 }
+
+/// Prints one benchmark figure as `figure: KEY VALUE UNIT`, the line `tests/bench-report.sh`
+/// collects into its report (and compares with the previous one).
+pub fn figure(key: &str, value: f64, unit: &str) {
+    println!("figure: {key} {value:.2} {unit}");
+}
