@@ -139,21 +139,10 @@ fn deploy_ours(dir: &std::path::Path, trial: usize, replicas: usize) -> Duration
     repo.write("stacks/README.md", "stacks\n");
     repo.commit_and_push("empty");
     let data = root.join("data");
-    let bare = repo.bare.to_string_lossy().into_owned();
-    let data_s = data.to_string_lossy().into_owned();
-    let manager = Process::start_with_env(
+    let manager = repo.follow(
         &root,
         "manager",
-        &[
-            "--repo",
-            &bare,
-            "--path",
-            "stacks",
-            "--data-dir",
-            &data_s,
-            "--interval",
-            "1h",
-        ],
+        &data,
         &[("RECONCILER_AGENT", "true"), ("RECONCILER_LOG", "warn")],
     );
     wait_until(LONG, "the manager to apply the empty revision", || {

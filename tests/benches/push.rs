@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use controller::cluster::api::{Read, TaskView};
 use controller::cluster::client::ApiClient;
 use crds::task::TaskState;
-use tests::{GitRepo, Process, figure, wait_until};
+use tests::{GitRepo, figure, wait_until};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -36,23 +36,7 @@ fn main() {
     repo.write("stacks/app/compose.yaml", &stack(3));
     repo.commit_and_push("3 replicas");
     let data = dir.path().join("data");
-    let bare = repo.bare.to_string_lossy().into_owned();
-    let data_s = data.to_string_lossy().into_owned();
-    let _manager = Process::start_with_env(
-        dir.path(),
-        "manager",
-        &[
-            "--repo",
-            &bare,
-            "--path",
-            "stacks",
-            "--data-dir",
-            &data_s,
-            "--interval",
-            "1h",
-        ],
-        &[("RECONCILER_LOG", "warn")],
-    );
+    let _manager = repo.follow(dir.path(), "manager", &data, &[("RECONCILER_LOG", "warn")]);
     wait_until(LONG, "the manager's identity", || {
         data.join("node.json")
             .exists()

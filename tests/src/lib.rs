@@ -238,6 +238,29 @@ impl GitRepo {
         git(&self.work, &["rm", "-q", "-r", path]);
     }
 
+    /// Start a manager (`name`, logging to `dir/<name>.log`) with its state in `data` that
+    /// follows `stacks/` on `main` of the bare repository (pushes are seen at once; the poll
+    /// interval is an hour), with extra environment `env`.
+    pub fn follow(&self, dir: &Path, name: &str, data: &Path, env: &[(&str, &str)]) -> Process {
+        let bare = self.bare.to_string_lossy().into_owned();
+        let data = data.to_string_lossy().into_owned();
+        Process::start_with_env(
+            dir,
+            name,
+            &[
+                "--repo",
+                &bare,
+                "--path",
+                "stacks",
+                "--data-dir",
+                &data,
+                "--interval",
+                "1h",
+            ],
+            env,
+        )
+    }
+
     /// Commit everything and push to the bare repository; returns the commit SHA.
     pub fn commit_and_push(&self, message: &str) -> String {
         git(&self.work, &["add", "-A"]);

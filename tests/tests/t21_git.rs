@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tests::{GitRepo, Process, reconciler, status_json, wait_until};
+use tests::{GitRepo, reconciler, status_json, wait_until};
 
 const WEB: &str = "services:\n  web:\n    image: nginx:1\n    deploy:\n      replicas: 2\n";
 
@@ -22,20 +22,7 @@ fn pushes_are_applied_broken_commits_rejected_and_fixes_applied() {
     let data = dir.path().join("data");
     let data_s = data.to_string_lossy().into_owned();
     let bare = repo.bare.to_string_lossy().into_owned();
-    let manager = Process::start(
-        dir.path(),
-        "manager",
-        &[
-            "--repo",
-            &bare,
-            "--path",
-            "stacks",
-            "--data-dir",
-            &data_s,
-            "--interval",
-            "1h",
-        ],
-    );
+    let manager = repo.follow(dir.path(), "manager", &data, &[]);
     let applied = |want: String| {
         let root = dir.path().to_path_buf();
         let data = data.clone();

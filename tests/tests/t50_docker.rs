@@ -115,19 +115,8 @@ fn one_node_deploys_heals_scales_updates_rolls_back_adopts_and_prunes() {
     repo.commit_and_push("deploy");
     let data = dir.path().join("data");
     let data_s = data.to_string_lossy().into_owned();
-    let bare = repo.bare.to_string_lossy().into_owned();
-    let args = [
-        "--repo",
-        &bare,
-        "--path",
-        "stacks",
-        "--data-dir",
-        &data_s,
-        "--interval",
-        "1h",
-    ];
     let agent_on = [("RECONCILER_AGENT", "true")];
-    let mut manager = Process::start_with_env(dir.path(), "manager", &args, &agent_on);
+    let mut manager = repo.follow(dir.path(), "manager", &data, &agent_on);
     let web = format!("{stack}_web");
 
     // Deploy: 3/3, and the published port answers on the node's address.
@@ -247,21 +236,7 @@ fn one_node_deploys_heals_scales_updates_rolls_back_adopts_and_prunes() {
         .map(|c| (c.id, c.started_at))
         .collect();
     manager.kill9();
-    let manager = Process::start_with_env(
-        dir.path(),
-        "manager-restart",
-        &[
-            "--data-dir",
-            &data_s,
-            "--repo",
-            &bare,
-            "--path",
-            "stacks",
-            "--interval",
-            "1h",
-        ],
-        &agent_on,
-    );
+    let manager = repo.follow(dir.path(), "manager-restart", &data, &agent_on);
     wait_until(CONVERGE, "the restarted manager to lead", || {
         services(dir.path(), &data).map(|_| ())
     });

@@ -75,6 +75,32 @@ pub fn other(e: impl std::fmt::Display) -> Failure {
     Failure::Other(e.to_string())
 }
 
+/// Reads `path` from the manager `api` names and warns when the answer may be stale. A `404`
+/// is [`Failure::NotFound`] (exit 1) when the path looks something up by name.
+pub async fn fetch<T: serde::de::DeserializeOwned>(
+    api: &ApiArgs,
+    path: &str,
+) -> Result<T, Failure> {
+    let client = api.client().map_err(other)?;
+    let read: crate::cluster::api::Read<T> =
+        client.get(path).await.map_err(Failure::from_lookup)?;
+    warn_if_stale(read.possibly_stale, &read.answered_by);
+    Ok(read.data)
+}
+
+/// Prints `data` as pretty JSON or as the table `render` makes of it.
+pub fn print_as<T: serde::Serialize>(
+    format: super::node::Format,
+    data: &T,
+    render: impl FnOnce(&T) -> String,
+) -> Result<(), Failure> {
+    match format {
+        super::node::Format::Json => println!("{}", to_json(data)?),
+        super::node::Format::Table => print!("{}", render(data)),
+    }
+    Ok(())
+}
+
 /// Pretty JSON for `--format json`.
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
     serde_json::to_string_pretty(value).map_err(other)

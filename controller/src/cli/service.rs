@@ -9,9 +9,9 @@ use crds::port::{PortConfig, PortMode};
 use crds::service::{ServiceMode, UpdateState};
 use crds::task::TaskState;
 
-use super::api_args::{ApiArgs, Failure, block_on, other, to_json, url_pair, warn_if_stale};
+use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
-use crate::cluster::api::{Read, SERVICES_PATH, ServiceView, TASKS_PATH, TaskView};
+use crate::cluster::api::{SERVICES_PATH, ServiceView, TASKS_PATH, TaskView};
 use crate::cluster::manager::now_ms;
 use crate::cluster::service_views;
 
@@ -67,14 +67,8 @@ pub fn run(args: &Args) -> u8 {
 async fn run_async(action: &Action) -> Result<(), Failure> {
     match action {
         Action::Ls { format, api } => {
-            let client = api.client().map_err(other)?;
-            let read: Read<Vec<ServiceView>> = client.get(SERVICES_PATH).await.map_err(other)?;
-            warn_if_stale(read.possibly_stale, &read.answered_by);
-            match format {
-                Format::Json => println!("{}", to_json(&read.data)?),
-                Format::Table => print!("{}", render_ls(&read.data)),
-            }
-            Ok(())
+            let services: Vec<ServiceView> = fetch(api, SERVICES_PATH).await?;
+            print_as(*format, &services, |s| render_ls(s))
         }
         Action::Ps {
             service,
@@ -83,17 +77,8 @@ async fn run_async(action: &Action) -> Result<(), Failure> {
             no_trunc,
             api,
         } => {
-            let client = api.client().map_err(other)?;
-            let read: Read<Vec<TaskView>> = client
-                .get(&tasks_path(service, stack.as_deref()))
-                .await
-                .map_err(Failure::from_lookup)?;
-            warn_if_stale(read.possibly_stale, &read.answered_by);
-            match format {
-                Format::Json => println!("{}", to_json(&read.data)?),
-                Format::Table => print!("{}", render_ps(&read.data, *no_trunc, now_ms())),
-            }
-            Ok(())
+            let tasks: Vec<TaskView> = fetch(api, &tasks_path(service, stack.as_deref())).await?;
+            print_as(*format, &tasks, |t| render_ps(t, *no_trunc, now_ms()))
         }
     }
 }

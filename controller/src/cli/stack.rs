@@ -4,11 +4,11 @@
 //! Tables of services and tasks are `service ls|ps`'s own renderers; what is new here is the
 //! stack table, rendered purely from the manager's [`StackView`]s.
 
-use super::api_args::{ApiArgs, Failure, block_on, other, to_json, url_pair, warn_if_stale};
+use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
 use super::service::{render_ls, render_ps};
 use crate::cluster::api::{
-    Read, SERVICES_PATH, STACKS_PATH, ServiceView, StackView, SyncState, TASKS_PATH, TaskView,
+    SERVICES_PATH, STACKS_PATH, ServiceView, StackView, SyncState, TASKS_PATH, TaskView,
 };
 use crate::cluster::manager::now_ms;
 
@@ -70,24 +70,13 @@ pub fn run(args: &Args) -> u8 {
 async fn run_async(action: &Action) -> Result<(), Failure> {
     match action {
         Action::Ls { format, api } => {
-            let client = api.client().map_err(other)?;
-            let read: Read<Vec<StackView>> = client.get(STACKS_PATH).await.map_err(other)?;
-            warn_if_stale(read.possibly_stale, &read.answered_by);
-            match format {
-                Format::Json => println!("{}", to_json(&read.data)?),
-                Format::Table => print!("{}", render_stacks(&read.data)),
-            }
+            let stacks: Vec<StackView> = fetch(api, STACKS_PATH).await?;
+            print_as(*format, &stacks, |s| render_stacks(s))
         }
         Action::Services { stack, format, api } => {
-            let client = api.client().map_err(other)?;
             let path = format!("{SERVICES_PATH}?{}", url_pair("stack", stack));
-            let read: Read<Vec<ServiceView>> =
-                client.get(&path).await.map_err(Failure::from_lookup)?;
-            warn_if_stale(read.possibly_stale, &read.answered_by);
-            match format {
-                Format::Json => println!("{}", to_json(&read.data)?),
-                Format::Table => print!("{}", render_ls(&read.data)),
-            }
+            let services: Vec<ServiceView> = fetch(api, &path).await?;
+            print_as(*format, &services, |s| render_ls(s))
         }
         Action::Ps {
             stack,
@@ -95,18 +84,11 @@ async fn run_async(action: &Action) -> Result<(), Failure> {
             no_trunc,
             api,
         } => {
-            let client = api.client().map_err(other)?;
             let path = format!("{TASKS_PATH}?{}", url_pair("stack", stack));
-            let read: Read<Vec<TaskView>> =
-                client.get(&path).await.map_err(Failure::from_lookup)?;
-            warn_if_stale(read.possibly_stale, &read.answered_by);
-            match format {
-                Format::Json => println!("{}", to_json(&read.data)?),
-                Format::Table => print!("{}", render_ps(&read.data, *no_trunc, now_ms())),
-            }
+            let tasks: Vec<TaskView> = fetch(api, &path).await?;
+            print_as(*format, &tasks, |t| render_ps(t, *no_trunc, now_ms()))
         }
     }
-    Ok(())
 }
 
 /// The `stack ls` table: NAME, SERVICES, SYNC, REVISION, by name.
