@@ -6,6 +6,8 @@
 //! 2. An agent frozen for 10 s: its tasks move; thawed, its superseded containers stop.
 //! 5. An agent with 20 running containers restarts: no container restarts.
 //! 4. Every manager stops and starts: same state, the workers' containers untouched.
+//! 6. Bad commits (YAML, schema, unknown image, port clash, no stacks): rejected or reported
+//!    with their location or reason; what runs is untouched.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -286,6 +288,175 @@ fn s4_every_manager_stops_and_starts_with_the_same_state_and_untouched_container
         "containers changed across the restart"
     );
     assert_eq!(wanted_tasks(&chaos), tasks_before, "tasks changed");
+    chaos.assert_agreement(CONVERGE);
+    checker.finish();
+}
+
+/// Waits until the newest revision `revision` is reported rejected; returns the rejection.
+fn wait_rejected(chaos: &Chaos, revision: &str) -> serde_json::Value {
+    wait_until(CONVERGE, &format!("{revision:.7} rejected"), || {
+        let via = chaos.live_manager()?;
+        let status = cli::status(&chaos.data(via))?;
+        let rejected = &status["rejected"];
+        (rejected["revision"]["id"] == revision)
+            .then(|| rejected.clone())
+            .ok_or_else(|| {
+                format!(
+                    "rejected {rejected}, applied {:?}",
+                    cli::applied_revision(&status)
+                )
+            })
+    })
+}
+
+/// Asserts that the rejection names the stack file with a line and column, for `rule`.
+fn assert_located(rejection: &serde_json::Value, file: &str, rule: &str) {
+    let findings = rejection["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let found = findings.iter().find(|f| f["rule"] == rule);
+    let Some(f) = found else {
+        panic!("no {rule} finding in {rejection}");
+    };
+    assert!(f["file"].as_str().is_some_and(|p| p.ends_with(file)), "{f}");
+    assert!(f["line"].as_u64().is_some_and(|l| l >= 1), "{f}");
+    assert!(f["column"].as_u64().is_some_and(|c| c >= 1), "{f}");
+}
+
+/// Asserts the applied revision is still `good` and `web`'s containers are the same.
+fn assert_untouched(chaos: &Chaos, good: &str, before: &[(String, String)]) {
+    let via = chaos.live_manager().expect("a manager answers");
+    let status = cli::status(&chaos.data(via)).expect("status");
+    assert_eq!(cli::applied_revision(&status), Some(good), "{status}");
+    let web: Vec<(String, String)> = started(chaos)
+        .into_iter()
+        .filter(|(id, _)| before.iter().any(|(b, _)| b == id))
+        .collect();
+    assert_eq!(web, before, "the running service's containers changed");
+}
+
+/// `web` plus a second service `extra` (YAML of its body, indented four spaces).
+fn web_and(extra: &str) -> String {
+    format!("{}  extra:\n{extra}", web("1", 3))
+}
+
+#[test]
+fn s6_bad_commits_are_rejected_with_their_location_and_touch_nothing_running() {
+    let test = "s6_bad_commits_are_rejected_with_their_location_and_touch_nothing_running";
+    let Some(chaos) = start_or_skip(test, "cz6", Options::default()) else {
+        return;
+    };
+    let good = deploy(&chaos, &web("1", 3), 3, "three replicas");
+    let checker = Checker::start(&chaos, Bounds::default());
+    let before = started(&chaos);
+    let file = format!("{}/compose.yaml", chaos.stack);
+
+    // Broken YAML: rejected at the line and column of the error.
+    checker.mark("commit: YAML syntax error");
+    let broken = chaos.commit_stack("services:\n  web:\n    image: [unclosed\n", "broken yaml");
+    let rejection = wait_rejected(&chaos, &broken);
+    assert_located(&rejection, &file, "yaml-syntax");
+    assert_untouched(&chaos, &good, &before);
+    let human = chaos.cluster.cli(0, &["status"]);
+    assert_eq!(
+        human.code, 1,
+        "status exits 1 on a rejected revision: {human:?}"
+    );
+    assert!(human.stdout.contains(&file), "{}", human.stdout);
+
+    // Valid YAML, invalid stack: a string where a count belongs.
+    checker.mark("commit: schema-invalid");
+    let invalid = chaos.commit_stack(
+        &web("1", 3).replace("replicas: 3", "replicas: many"),
+        "schema-invalid",
+    );
+    let rejection = wait_rejected(&chaos, &invalid);
+    assert_located(&rejection, &file, "wrong-type");
+    assert_untouched(&chaos, &good, &before);
+
+    // An image the engine does not have and cannot pull: applied, its tasks rejected with the
+    // engine's message.
+    checker.mark("commit: unknown image");
+    let ghost = web_and(
+        "    image: reconciler-test/echo:missing\n    deploy:\n      replicas: 1\n      restart_policy:\n        condition: none\n",
+    );
+    let unknown = chaos.commit_stack(&ghost, "unknown image");
+    chaos.wait_applied(chaos.live_manager().expect("manager"), &unknown, CONVERGE);
+    let service = format!("{}_extra", chaos.stack);
+    let error = wait_until(CONVERGE, "the unknown image's task rejected", || {
+        let via = chaos.live_manager()?;
+        let tasks = cli::service_tasks(&chaos.data(via), &service)?;
+        tasks
+            .iter()
+            .find(|t| t["status"]["state"] == "rejected")
+            .and_then(|t| t["status"]["error"].as_str().map(str::to_owned))
+            .ok_or_else(|| format!("{tasks:?}"))
+    });
+    eprintln!("unknown image: {error}");
+    assert!(error.contains("reconciler-test/echo:missing"), "{error}");
+    let table = chaos
+        .cluster
+        .cli(0, &["service", "ps", &service, "--no-trunc"]);
+    assert!(table.stdout.contains("Rejected"), "{}", table.stdout);
+    assert!(table.stdout.contains(&error), "{}", table.stdout);
+    let good = unknown;
+    assert_untouched(&chaos, &good, &before);
+
+    // Four replicas of a host-mode port on three workers: one stays pending, saying why.
+    checker.mark("commit: port clash");
+    let port = tests::cluster::free_port();
+    let clash = web_and(&format!(
+        "    image: reconciler-test/echo:1\n    command: [\"serve\", \"--listen\", \"0.0.0.0:8080\"]\n    stop_grace_period: 1s\n    ports:\n      - {{target: 8080, published: {port}, mode: host}}\n    deploy:\n      replicas: 4\n"
+    ));
+    let clashing = chaos.commit_stack(&clash, "port clash");
+    chaos.wait_applied(0, &clashing, CONVERGE);
+    let reason = wait_until(
+        CONVERGE,
+        "a pending task with the scheduler's reason",
+        || {
+            let via = chaos.live_manager()?;
+            let tasks = cli::service_tasks(&chaos.data(via), &service)?;
+            let running = tasks
+                .iter()
+                .filter(|t| t["desired_state"] == "running" && t["status"]["state"] == "running")
+                .count();
+            let pending = tasks.iter().find(|t| t["status"]["state"] == "pending");
+            match pending.and_then(|t| {
+                t["status"]["message"]
+                    .as_str()
+                    .or(t["status"]["error"].as_str())
+            }) {
+                Some(reason) if running == 3 => Ok(reason.to_owned()),
+                _ => Err(format!("{running} running; {tasks:?}")),
+            }
+        },
+    );
+    eprintln!("port clash: {reason}");
+    assert!(reason.contains("port"), "{reason}");
+    let good = clashing;
+    assert_untouched(&chaos, &good, &before);
+
+    // A tree without stacks would prune everything: refused. (A note keeps the directory: Git
+    // holds no empty directories.)
+    checker.mark("commit: no stacks");
+    chaos.repo.remove("stacks");
+    chaos.repo.write("stacks/README.md", "Stacks live here.\n");
+    let empty = chaos.push("remove every stack");
+    let rejection = wait_rejected(&chaos, &empty);
+    assert_eq!(rejection["reason"], "empty_desired_state", "{rejection}");
+    assert_untouched(&chaos, &good, &before);
+    wait_until(
+        CONVERGE,
+        "the extra service's three tasks to keep running",
+        || {
+            let up = running(&chaos).len();
+            (up == 6)
+                .then_some(())
+                .ok_or_else(|| format!("{up} running"))
+        },
+    );
+
     chaos.assert_agreement(CONVERGE);
     checker.finish();
 }
