@@ -3,6 +3,8 @@
 //! every 100 ms (tests/src/chaos). Each scenario is one test, bounded in time; they run one at
 //! a time (the harness serialises them).
 //!
+//! 1. The leader killed mid rolling update: the update completes (or pauses and says why), no
+//!    slot doubled, no revision lost.
 //! 2. An agent frozen for 10 s: its tasks move; thawed, its superseded containers stop.
 //! 5. An agent with 20 running containers restarts: no container restarts.
 //! 4. Every manager stops and starts: same state, the workers' containers untouched.
@@ -457,6 +459,84 @@ fn s6_bad_commits_are_rejected_with_their_location_and_touch_nothing_running() {
         },
     );
 
+    chaos.assert_agreement(CONVERGE);
+    checker.finish();
+}
+
+#[test]
+fn s1_the_leader_dies_mid_rolling_update_and_the_update_finishes_truthfully() {
+    let test = "s1_the_leader_dies_mid_rolling_update_and_the_update_finishes_truthfully";
+    let Some(mut chaos) = start_or_skip(test, "cz1", Options::default()) else {
+        return;
+    };
+    deploy(&chaos, &web("1", 6), 6, "six replicas of :1");
+    // Stop-first: no slot may ever run two containers, update or not.
+    let checker = Checker::start(&chaos, Bounds::default());
+
+    checker.mark("commit: :1 -> :2");
+    let update = chaos.commit_stack(&web("2", 6), "rolling update to :2");
+    wait_until(CONVERGE, "the update to be half way", || {
+        let up = running(&chaos);
+        let new = up.iter().filter(|c| c.image.ends_with(":2")).count();
+        let old = up.iter().filter(|c| c.image.ends_with(":1")).count();
+        (new >= 1 && old >= 2)
+            .then_some(())
+            .ok_or_else(|| format!("{new} on :2, {old} on :1"))
+    });
+    let leader = chaos.leader().expect("a leader");
+    let old_leader = chaos.name(leader).to_owned();
+    checker.mark(&format!("kill -9 the leader {old_leader}"));
+    chaos.kill9(leader);
+    let killed = Instant::now();
+
+    let survivor = chaos.managers().find(|m| *m != leader).expect("a survivor");
+    let new_leader = wait_until(CONVERGE, "a new leader", || {
+        let l = chaos.cluster.leader(survivor)?;
+        (l != old_leader).then_some(l.clone()).ok_or(l)
+    });
+    eprintln!("{new_leader} leads {:?} after the kill", killed.elapsed());
+    checker.mark(&format!("{new_leader} leads"));
+
+    // The update completes, or stops and says why; either way the service says where it is.
+    let service = format!("{}_web", chaos.stack);
+    let state = wait_until(CONVERGE, "the update to finish or pause", || {
+        let services = cli::services(&chaos.data(survivor))?;
+        let s = services
+            .iter()
+            .find(|s| s["spec"]["name"] == service.as_str())
+            .ok_or("no web")?;
+        match s["update"]["state"].as_str() {
+            Some(done @ ("completed" | "paused")) => Ok((done.to_owned(), s["update"].clone())),
+            other => Err(format!("{other:?}: {}", s["update"])),
+        }
+    });
+    eprintln!(
+        "update {} {:?} after the kill: {}",
+        state.0,
+        killed.elapsed(),
+        state.1
+    );
+    match state.0.as_str() {
+        "completed" => wait_until(CONVERGE, "six replicas of :2", || {
+            let up = running(&chaos);
+            let new = up.iter().filter(|c| c.image.ends_with(":2")).count();
+            (up.len() == 6 && new == 6)
+                .then_some(())
+                .ok_or_else(|| format!("{} running, {new} on :2", up.len()))
+        }),
+        _ => assert!(
+            !state.1["message"].as_str().unwrap_or_default().is_empty(),
+            "a paused update says why: {}",
+            state.1
+        ),
+    }
+
+    // The old leader returns and catches up; nothing committed was lost.
+    chaos.restart(leader);
+    checker.mark(&format!("{old_leader} restarted"));
+    for m in chaos.managers() {
+        chaos.wait_applied(m, &update, CONVERGE);
+    }
     chaos.assert_agreement(CONVERGE);
     checker.finish();
 }

@@ -227,7 +227,7 @@ fn spawn_engine(shared: Arc<Shared>, stack: String) -> JoinHandle<()> {
     })
 }
 
-/// `service.slot: task@node …` for running containers, sorted.
+/// `service.slot:task@node(tag) …` for running containers, sorted.
 fn describe_engine(containers: &[engine::Listed], names: &HashMap<String, String>) -> String {
     let mut running: Vec<String> = containers
         .iter()
@@ -238,7 +238,8 @@ fn describe_engine(containers: &[engine::Listed], names: &HashMap<String, String
                 .map_or(&c.node[..c.node.len().min(8)], String::as_str);
             let short = c.service.rsplit('_').next().unwrap_or(&c.service);
             let slot = if c.slot == "0" { "g" } else { &c.slot };
-            format!("{short}.{slot}:{:.6}@{node}", c.task)
+            let tag = c.image.rsplit(':').next().unwrap_or_default();
+            format!("{short}.{slot}:{:.6}@{node}({tag})", c.task)
         })
         .collect();
     running.sort();
