@@ -7,6 +7,8 @@
 //!    slot doubled, no revision lost.
 //! 2. An agent frozen for 10 s: its tasks move; thawed, its superseded containers stop.
 //! 5. An agent with 20 running containers restarts: no container restarts.
+//! 3. The leader partitioned for 10 s: the majority elects another and applies a new revision;
+//!    a write through the old leader fails with "no quorum"; healed, it catches up.
 //! 4. Every manager stops and starts: same state, the workers' containers untouched.
 //! 6. Bad commits (YAML, schema, unknown image, port clash, no stacks): rejected or reported
 //!    with their location or reason; what runs is untouched.
@@ -537,6 +539,117 @@ fn s1_the_leader_dies_mid_rolling_update_and_the_update_finishes_truthfully() {
     for m in chaos.managers() {
         chaos.wait_applied(m, &update, CONVERGE);
     }
+    chaos.assert_agreement(CONVERGE);
+    checker.finish();
+}
+
+/// `node update NODE --label-add KV` through manager `via`.
+fn label(chaos: &Chaos, via: usize, node: &str, kv: &str) -> tests::Run {
+    let data = chaos.data(via);
+    cli::call(
+        &data,
+        &["node", "update", node, "--label-add", kv],
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The labels of node `name` as manager `via` lists them.
+fn labels_of(chaos: &Chaos, via: usize, name: &str) -> serde_json::Value {
+    cli::nodes(&chaos.data(via))
+        .unwrap_or_default()
+        .into_iter()
+        .find(|n| n["description"]["hostname"] == name)
+        .map(|n| n["spec"]["labels"].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn s3_a_partitioned_leader_accepts_no_writes_and_catches_up_after_healing() {
+    let test = "s3_a_partitioned_leader_accepts_no_writes_and_catches_up_after_healing";
+    let options = Options {
+        partitions: true,
+        ..Options::default()
+    };
+    let Some(chaos) = start_or_skip(test, "cz3", options) else {
+        return;
+    };
+    deploy(&chaos, &web("1", 6), 6, "six replicas");
+    let checker = Checker::start(&chaos, Bounds::default());
+
+    let minority = chaos.leader().expect("a leader");
+    let old_leader = chaos.name(minority).to_owned();
+    let majority = chaos
+        .managers()
+        .find(|m| *m != minority)
+        .expect("another manager");
+    let label_fault = format!("partition {old_leader}");
+    checker.mark(&label_fault);
+    chaos.partition(minority).expect("partition");
+    let cut = Instant::now();
+
+    // The majority elects a leader and goes on: a write and a new revision commit there.
+    let new_leader = wait_until(CONVERGE, "a leader on the majority side", || {
+        let l = chaos.cluster.leader(majority)?;
+        (l != old_leader).then_some(l.clone()).ok_or(l)
+    });
+    eprintln!("{new_leader} leads {:?} after the partition", cut.elapsed());
+    checker.mark(&format!("{new_leader} leads the majority"));
+    let scaled = chaos.commit_stack(&web("1", 7), "seven replicas, during the partition");
+    chaos.wait_applied(majority, &scaled, CONVERGE);
+    wait_until(CONVERGE, "the seventh replica", || {
+        let up = running(&chaos).len();
+        (up == 7)
+            .then_some(())
+            .ok_or_else(|| format!("{up} running"))
+    });
+    let written = label(&chaos, majority, "w1", "side=majority");
+    assert_eq!(written.code, 0, "a write through the majority: {written:?}");
+
+    // The minority accepts no write, and says why.
+    checker.mark(&format!("write through {old_leader}"));
+    let refused = label(&chaos, minority, "w2", "side=minority");
+    eprintln!(
+        "write through the minority: exit {} {}",
+        refused.code,
+        refused.stderr.trim()
+    );
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("no quorum"), "{}", refused.stderr);
+    let status = cli::status(&chaos.data(minority)).expect("the minority answers reads");
+    assert_ne!(
+        cli::applied_revision(&status),
+        Some(scaled.as_str()),
+        "the minority cannot know the majority's revision"
+    );
+
+    if let Some(rest) = Duration::from_secs(10).checked_sub(cut.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    chaos.heal().expect("heal");
+    checker.mark(&format!("healed {old_leader}"));
+    let healed = Instant::now();
+
+    // It catches up: the revision, the write, and not the refused write.
+    chaos.wait_applied(minority, &scaled, CONVERGE);
+    eprintln!(
+        "{old_leader} caught up {:?} after healing",
+        healed.elapsed()
+    );
+    wait_until(CONVERGE, "the majority's write on the old leader", || {
+        let labels = labels_of(&chaos, minority, "w1");
+        (labels["side"] == "majority")
+            .then_some(())
+            .ok_or_else(|| labels.to_string())
+    });
+    for m in chaos.managers() {
+        let labels = labels_of(&chaos, m, "w2");
+        assert!(labels.get("side").is_none(), "{}: {labels}", chaos.name(m));
+    }
+    wait_until(CONVERGE, "writes through the old leader again", || {
+        let run = label(&chaos, minority, "w3", "side=healed");
+        (run.code == 0).then_some(()).ok_or(run.stderr)
+    });
     chaos.assert_agreement(CONVERGE);
     checker.finish();
 }

@@ -80,6 +80,22 @@ pub fn services(data: &Path) -> Result<Vec<serde_json::Value>, String> {
     array(json(data, &["service", "ls", "--format", "json"])?)
 }
 
+/// `service ls --format json`, refused when the manager marks its answer possibly stale (it
+/// cannot reach a quorum, so it may not know the newest state).
+pub fn fresh_services(data: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let args = ["service", "ls", "--format", "json"];
+    let run = call(data, &args, CALL_TIMEOUT)?;
+    if run.stderr.contains("may be stale") {
+        return Err(run.stderr.trim().to_owned());
+    }
+    if run.code != 0 {
+        return Err(format!("exit {}: {}", run.code, run.stderr.trim()));
+    }
+    serde_json::from_str(&run.stdout)
+        .map_err(|e| format!("{e}: {}", run.stdout))
+        .and_then(array)
+}
+
 /// `stack ps STACK --format json`: every task of the stack, history included.
 pub fn stack_tasks(data: &Path, stack: &str) -> Result<Vec<serde_json::Value>, String> {
     array(json(data, &["stack", "ps", stack, "--format", "json"])?)

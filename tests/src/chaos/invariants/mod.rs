@@ -4,8 +4,9 @@
 //! violation fails the scenario with that timeline.
 //!
 //! Threads: one for the engine (`engine::list`), one per manager (`status --json`) and one for
-//! `service ls` (asked of the first manager that answers). CLI calls have a deadline, so a
-//! frozen or cut-off manager only makes its own thread report "no answer".
+//! `service ls` (asked of the first manager that answers without marking it possibly stale).
+//! CLI calls have a deadline, so a frozen or cut-off manager only makes its own thread report
+//! "no answer".
 
 pub mod agreement;
 pub mod rules;
@@ -297,11 +298,12 @@ fn spawn_services(
     let mut next = 0usize;
     every_period(shared, move |shared| {
         let at = shared.now();
-        // Start from the manager that answered last time; move on when it does not.
+        // Start from the manager that answered last time; move on when it does not, or when
+        // it cannot vouch for its answer.
         let mut answer = Err(String::new());
         for k in 0..managers.len() {
             let i = (next + k) % managers.len();
-            answer = cli::services(&managers[i].1);
+            answer = cli::fresh_services(&managers[i].1);
             if answer.is_ok() {
                 next = i;
                 break;
