@@ -12,14 +12,15 @@
 //! 4. Every manager stops and starts: same state, the workers' containers untouched.
 //! 6. Bad commits (YAML, schema, unknown image, port clash, no stacks): rejected or reported
 //!    with their location or reason; what runs is untouched.
+//! 7. Hostile requests at the webhook and the mutual-TLS endpoint: clean 4xx, no secret in any
+//!    log, no change (needs no engine).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tests::chaos::engine::{self, Listed};
+use tests::chaos::hostile::{tls_attacks, webhook_attacks};
 use tests::chaos::{Bounds, Chaos, Checker, Options, cli, start_or_skip};
-use tests::cluster::Cluster;
-use tests::wait_until;
+use tests::cluster::free_port;
+use tests::{GitRepo, Process, reconciler, status_json, wait_until};
 
 /// Deploys and recoveries on a loaded 2-core machine.
 const CONVERGE: Duration = Duration::from_secs(90);
@@ -55,48 +56,12 @@ fn web_placed(image: &str, replicas: u32, constraints: &str) -> String {
     )
 }
 
-/// Running containers of the stack.
-fn running(chaos: &Chaos) -> Vec<Listed> {
-    engine::list(&chaos.stack)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(Listed::running)
-        .collect()
-}
-
 /// Commits `yaml`, waits until it is applied and converged with `count` containers running.
 fn deploy(chaos: &Chaos, yaml: &str, count: usize, message: &str) -> String {
     let revision = chaos.commit_stack(yaml, message);
     chaos.wait_converged(&revision, CONVERGE);
-    wait_until(CONVERGE, "the containers to run", || {
-        let up = running(chaos).len();
-        (up == count)
-            .then_some(())
-            .ok_or_else(|| format!("{up} running"))
-    });
+    chaos.wait_running(count, CONVERGE);
     revision
-}
-
-/// `(id, StartedAt)` of every running container of the stack, sorted.
-fn started(chaos: &Chaos) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = tests::docker::stack_containers(&chaos.stack)
-        .into_iter()
-        .filter(|c| c.running())
-        .map(|c| (c.id, c.started_at))
-        .collect();
-    all.sort();
-    all
-}
-
-/// How many running containers each node (by hostname) has.
-fn per_node(chaos: &Chaos) -> HashMap<String, usize> {
-    let names = chaos.hostnames();
-    let mut counts = HashMap::new();
-    for c in running(chaos) {
-        let name = names.get(&c.node).cloned().unwrap_or(c.node);
-        *counts.entry(name).or_insert(0) += 1;
-    }
-    counts
 }
 
 #[test]
@@ -110,8 +75,8 @@ fn s2_a_frozen_agents_tasks_move_and_its_superseded_containers_stop_when_it_thaw
 
     let victim = chaos.workers().next().expect("a worker");
     let name = chaos.name(victim).to_owned();
-    let on_victim = per_node(&chaos).get(&name).copied().unwrap_or(0);
-    assert!(on_victim > 0, "no task on {name}: {:?}", per_node(&chaos));
+    let on_victim = chaos.per_node().get(&name).copied().unwrap_or(0);
+    assert!(on_victim > 0, "no task on {name}: {:?}", chaos.per_node());
     let label = format!("SIGSTOP {name}");
     checker.fault(&label);
     let frozen = chaos.freeze(victim);
@@ -120,7 +85,7 @@ fn s2_a_frozen_agents_tasks_move_and_its_superseded_containers_stop_when_it_thaw
         CONVERGE,
         "the frozen agent's tasks to run elsewhere",
         || {
-            let counts = per_node(&chaos);
+            let counts = chaos.per_node();
             let elsewhere: usize = counts
                 .iter()
                 .filter(|(n, _)| **n != name)
@@ -144,7 +109,7 @@ fn s2_a_frozen_agents_tasks_move_and_its_superseded_containers_stop_when_it_thaw
         CONVERGE,
         "the thawed agent to stop its superseded containers",
         || {
-            let counts = per_node(&chaos);
+            let counts = chaos.per_node();
             let total: usize = counts.values().sum();
             (total == 6 && counts.get(&name).copied().unwrap_or(0) == 0)
                 .then_some(())
@@ -168,75 +133,29 @@ fn s5_an_agent_with_twenty_containers_restarts_and_restarts_none_of_them() {
     let yaml = web_placed("1", 20, "[node.hostname == w1]");
     deploy(&chaos, &yaml, 20, "twenty replicas on w1");
     let checker = Checker::start(&chaos, Bounds::default());
-    let before = started(&chaos);
-    let tasks_before = wanted_tasks(&chaos);
+    let before = chaos.started();
+    let tasks_before = chaos.wanted_tasks();
 
     let w1 = chaos.cluster.index_of("w1");
     checker.mark("kill -9 w1");
     chaos.kill9(w1);
     chaos.restart(w1);
     checker.mark("w1 started again");
-    wait_ready(&chaos.cluster, "w1");
+    chaos.wait_ready("w1", CONVERGE);
     // The restarted agent has its full assignment set once its session is up; give it time to
     // act on it (adopt, or wrongly restart) before comparing.
-    wait_connected(&chaos, "w1", 1);
+    chaos.wait_connected("w1", 1, CONVERGE);
     std::thread::sleep(Duration::from_secs(3));
     checker.mark("compared");
 
     assert_eq!(
-        started(&chaos),
+        chaos.started(),
         before,
         "containers were restarted or replaced across the agent's restart"
     );
-    assert_eq!(wanted_tasks(&chaos), tasks_before, "tasks changed");
+    assert_eq!(chaos.wanted_tasks(), tasks_before, "tasks changed");
     chaos.assert_agreement(CONVERGE);
     checker.finish();
-}
-
-/// Tasks the managers want running: `(task, node)`, sorted.
-fn wanted_tasks(chaos: &Chaos) -> Vec<(String, String)> {
-    let via = chaos.live_manager().expect("a manager answers");
-    let tasks = cli::stack_tasks(&chaos.data(via), &chaos.stack).expect("stack ps");
-    let mut wanted: Vec<(String, String)> = tasks
-        .iter()
-        .filter(|t| t["desired_state"] == "running")
-        .map(|t| {
-            (
-                t["meta"]["id"].as_str().unwrap_or_default().to_owned(),
-                t["node"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    wanted.sort();
-    wanted
-}
-
-/// Waits until the cluster lists node `name` as ready.
-fn wait_ready(cluster: &Cluster, name: &str) {
-    wait_until(CONVERGE, &format!("{name} ready"), || {
-        let via = cluster.any_running_manager();
-        let nodes = cluster.node_ls(via)?;
-        let node = nodes
-            .iter()
-            .find(|n| n["description"]["hostname"] == name)
-            .ok_or_else(|| format!("{name} missing"))?;
-        (node["status"]["state"] == "ready")
-            .then_some(())
-            .ok_or_else(|| node["status"].to_string())
-    });
-}
-
-/// Waits until the current process of node `name` has logged its agent's assignment stream
-/// connecting `times` times.
-fn wait_connected(chaos: &Chaos, name: &str, times: usize) {
-    let index = chaos.cluster.index_of(name);
-    wait_until(CONVERGE, &format!("{name}'s assignment stream"), || {
-        let log = chaos.cluster.nodes[index].log();
-        let seen = log.matches("assignment stream connected").count();
-        (seen >= times)
-            .then_some(())
-            .ok_or_else(|| format!("{seen} times; {}", log.lines().last().unwrap_or_default()))
-    });
 }
 
 #[test]
@@ -247,8 +166,8 @@ fn s4_every_manager_stops_and_starts_with_the_same_state_and_untouched_container
     };
     let revision = deploy(&chaos, &web("1", 6), 6, "six replicas");
     let checker = Checker::start(&chaos, Bounds::default());
-    let before = started(&chaos);
-    let tasks_before = wanted_tasks(&chaos);
+    let before = chaos.started();
+    let tasks_before = chaos.wanted_tasks();
 
     checker.mark("stopping every manager");
     for m in chaos.managers() {
@@ -264,7 +183,7 @@ fn s4_every_manager_stops_and_starts_with_the_same_state_and_untouched_container
     let down = Instant::now();
     while down.elapsed() < Duration::from_secs(8) {
         assert_eq!(
-            started(&chaos),
+            chaos.started(),
             before,
             "containers changed without managers"
         );
@@ -279,19 +198,19 @@ fn s4_every_manager_stops_and_starts_with_the_same_state_and_untouched_container
     }
     for w in chaos.workers() {
         // Connected once at start, and again to the restarted managers.
-        wait_connected(&chaos, chaos.name(w), 2);
-        wait_ready(&chaos.cluster, chaos.name(w));
+        chaos.wait_connected(chaos.name(w), 2, CONVERGE);
+        chaos.wait_ready(chaos.name(w), CONVERGE);
     }
     chaos.wait_converged(&revision, CONVERGE);
     std::thread::sleep(Duration::from_secs(3));
     checker.mark("compared");
 
     assert_eq!(
-        started(&chaos),
+        chaos.started(),
         before,
         "containers changed across the restart"
     );
-    assert_eq!(wanted_tasks(&chaos), tasks_before, "tasks changed");
+    assert_eq!(chaos.wanted_tasks(), tasks_before, "tasks changed");
     chaos.assert_agreement(CONVERGE);
     checker.finish();
 }
@@ -333,7 +252,8 @@ fn assert_untouched(chaos: &Chaos, good: &str, before: &[(String, String)]) {
     let via = chaos.live_manager().expect("a manager answers");
     let status = cli::status(&chaos.data(via)).expect("status");
     assert_eq!(cli::applied_revision(&status), Some(good), "{status}");
-    let web: Vec<(String, String)> = started(chaos)
+    let web: Vec<(String, String)> = chaos
+        .started()
         .into_iter()
         .filter(|(id, _)| before.iter().any(|(b, _)| b == id))
         .collect();
@@ -353,7 +273,7 @@ fn s6_bad_commits_are_rejected_with_their_location_and_touch_nothing_running() {
     };
     let good = deploy(&chaos, &web("1", 3), 3, "three replicas");
     let checker = Checker::start(&chaos, Bounds::default());
-    let before = started(&chaos);
+    let before = chaos.started();
     let file = format!("{}/compose.yaml", chaos.stack);
 
     // Broken YAML: rejected at the line and column of the error.
@@ -454,7 +374,7 @@ fn s6_bad_commits_are_rejected_with_their_location_and_touch_nothing_running() {
         CONVERGE,
         "the extra service's three tasks to keep running",
         || {
-            let up = running(&chaos).len();
+            let up = chaos.running().len();
             (up == 6)
                 .then_some(())
                 .ok_or_else(|| format!("{up} running"))
@@ -478,7 +398,7 @@ fn s1_the_leader_dies_mid_rolling_update_and_the_update_finishes_truthfully() {
     checker.mark("commit: :1 -> :2");
     let update = chaos.commit_stack(&web("2", 6), "rolling update to :2");
     wait_until(CONVERGE, "the update to be half way", || {
-        let up = running(&chaos);
+        let up = chaos.running();
         let new = up.iter().filter(|c| c.image.ends_with(":2")).count();
         let old = up.iter().filter(|c| c.image.ends_with(":1")).count();
         (new >= 1 && old >= 2)
@@ -520,7 +440,7 @@ fn s1_the_leader_dies_mid_rolling_update_and_the_update_finishes_truthfully() {
     );
     match state.0.as_str() {
         "completed" => wait_until(CONVERGE, "six replicas of :2", || {
-            let up = running(&chaos);
+            let up = chaos.running();
             let new = up.iter().filter(|c| c.image.ends_with(":2")).count();
             (up.len() == 6 && new == 6)
                 .then_some(())
@@ -541,27 +461,6 @@ fn s1_the_leader_dies_mid_rolling_update_and_the_update_finishes_truthfully() {
     }
     chaos.assert_agreement(CONVERGE);
     checker.finish();
-}
-
-/// `node update NODE --label-add KV` through manager `via`.
-fn label(chaos: &Chaos, via: usize, node: &str, kv: &str) -> tests::Run {
-    let data = chaos.data(via);
-    cli::call(
-        &data,
-        &["node", "update", node, "--label-add", kv],
-        Duration::from_secs(60),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The labels of node `name` as manager `via` lists them.
-fn labels_of(chaos: &Chaos, via: usize, name: &str) -> serde_json::Value {
-    cli::nodes(&chaos.data(via))
-        .unwrap_or_default()
-        .into_iter()
-        .find(|n| n["description"]["hostname"] == name)
-        .map(|n| n["spec"]["labels"].clone())
-        .unwrap_or_default()
 }
 
 #[test]
@@ -598,17 +497,17 @@ fn s3_a_partitioned_leader_accepts_no_writes_and_catches_up_after_healing() {
     let scaled = chaos.commit_stack(&web("1", 7), "seven replicas, during the partition");
     chaos.wait_applied(majority, &scaled, CONVERGE);
     wait_until(CONVERGE, "the seventh replica", || {
-        let up = running(&chaos).len();
+        let up = chaos.running().len();
         (up == 7)
             .then_some(())
             .ok_or_else(|| format!("{up} running"))
     });
-    let written = label(&chaos, majority, "w1", "side=majority");
+    let written = chaos.label(majority, "w1", "side=majority");
     assert_eq!(written.code, 0, "a write through the majority: {written:?}");
 
     // The minority accepts no write, and says why.
     checker.mark(&format!("write through {old_leader}"));
-    let refused = label(&chaos, minority, "w2", "side=minority");
+    let refused = chaos.label(minority, "w2", "side=minority");
     eprintln!(
         "write through the minority: exit {} {}",
         refused.code,
@@ -637,19 +536,197 @@ fn s3_a_partitioned_leader_accepts_no_writes_and_catches_up_after_healing() {
         healed.elapsed()
     );
     wait_until(CONVERGE, "the majority's write on the old leader", || {
-        let labels = labels_of(&chaos, minority, "w1");
+        let labels = chaos.labels_of(minority, "w1");
         (labels["side"] == "majority")
             .then_some(())
             .ok_or_else(|| labels.to_string())
     });
     for m in chaos.managers() {
-        let labels = labels_of(&chaos, m, "w2");
+        let labels = chaos.labels_of(m, "w2");
         assert!(labels.get("side").is_none(), "{}: {labels}", chaos.name(m));
     }
     wait_until(CONVERGE, "writes through the old leader again", || {
-        let run = label(&chaos, minority, "w3", "side=healed");
+        let run = chaos.label(minority, "w3", "side=healed");
         (run.code == 0).then_some(()).ok_or(run.stderr)
     });
     chaos.assert_agreement(CONVERGE);
     checker.finish();
+}
+
+/// The webhook secret of scenario 7.
+const SECRET: &str = "chaos-webhook-secret-0f9e8d7c";
+
+/// What hostile requests must not change: the applied revision, the nodes, the tokens.
+fn snapshot(dir: &std::path::Path, data: &std::path::Path) -> (String, String, String, String) {
+    let d = data.to_string_lossy();
+    let status = status_json(dir, data).expect("status");
+    let nodes = reconciler(dir, &["node", "ls", "--format", "json", "--data-dir", &d]);
+    let mut nodes: Vec<serde_json::Value> =
+        serde_json::from_str(&nodes.stdout).expect("node ls json");
+    nodes.sort_by_key(|n| n["meta"]["id"].as_str().unwrap_or_default().to_owned());
+    let ids: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {} {}",
+                n["meta"]["id"], n["spec"], n["description"]["hostname"]
+            )
+        })
+        .collect();
+    let token = |role: &str| {
+        reconciler(dir, &["token", "show", role, "-q", "--data-dir", &d])
+            .stdout
+            .trim()
+            .to_owned()
+    };
+    (
+        status["applied"]["revision"]["id"].to_string(),
+        ids.join("\n"),
+        token("worker"),
+        token("manager"),
+    )
+}
+
+/// Needs no engine: no container runs.
+#[test]
+fn s7_hostile_requests_get_clean_4xx_leak_nothing_and_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = GitRepo::new(dir.path());
+    repo.write("stacks/app.yml", "services:\n  web:\n    image: nginx:1\n");
+    let first = repo.commit_and_push("first");
+    let port = free_port();
+    let hook = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{port}");
+    let data = dir.path().join("m1");
+    let bare = repo.bare.to_string_lossy().into_owned();
+    let manager = Process::start_with_env(
+        dir.path(),
+        "m1",
+        &[
+            "--repo",
+            &bare,
+            "--path",
+            "stacks",
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--listen-addr",
+            &addr,
+            "--webhook-listen",
+            &hook,
+            "--interval",
+            "1h",
+        ],
+        &[("RECONCILER_WEBHOOK_SECRET", SECRET)],
+    );
+    wait_until(CONVERGE, "the first revision", || {
+        let s = status_json(dir.path(), &data)?;
+        (s["applied"]["revision"]["id"] == first.as_str())
+            .then_some(())
+            .ok_or_else(|| s.to_string())
+    });
+    // A worker, for its certificate.
+    let worker_token = reconciler(
+        dir.path(),
+        &[
+            "token",
+            "show",
+            "worker",
+            "-q",
+            "--data-dir",
+            &data.to_string_lossy(),
+        ],
+    )
+    .stdout
+    .trim()
+    .to_owned();
+    let worker_data = dir.path().join("w1");
+    let worker = Process::start(
+        dir.path(),
+        "w1",
+        &[
+            "join",
+            &addr,
+            "--token",
+            &worker_token,
+            "--data-dir",
+            &worker_data.to_string_lossy(),
+            "--listen-addr",
+            &format!("127.0.0.7:{port}"),
+            "--hostname",
+            "w1",
+        ],
+    );
+    wait_until(CONVERGE, "the worker's identity", || {
+        worker_data
+            .join("node.json")
+            .exists()
+            .then_some(())
+            .ok_or_else(|| worker.log_text())
+    });
+    // Rotate once so that an old, once valid token exists.
+    let d = data.to_string_lossy().into_owned();
+    let old_manager_token = reconciler(
+        dir.path(),
+        &["token", "show", "manager", "-q", "--data-dir", &d],
+    )
+    .stdout
+    .trim()
+    .to_owned();
+    let rotated = reconciler(
+        dir.path(),
+        &["token", "rotate", "manager", "-q", "--data-dir", &d],
+    );
+    assert_eq!(rotated.code, 0, "{}", rotated.stderr);
+    let before = snapshot(dir.path(), &data);
+
+    webhook_attacks(&hook, SECRET);
+    tls_attacks(&addr, &worker_token, &old_manager_token);
+
+    // A worker's certificate does not open the admin API.
+    let as_worker = reconciler(
+        dir.path(),
+        &[
+            "node",
+            "ls",
+            "--data-dir",
+            &worker_data.to_string_lossy(),
+            "--host",
+            &addr,
+        ],
+    );
+    assert_eq!(as_worker.code, 2, "{as_worker:?}");
+    assert!(as_worker.stderr.contains("worker"), "{}", as_worker.stderr);
+
+    // Still up, and nothing changed.
+    assert!(
+        status_json(dir.path(), &data).is_ok(),
+        "{}",
+        manager.log_text()
+    );
+    assert_eq!(snapshot(dir.path(), &data), before, "state changed");
+
+    // Nothing secret in any log: not the webhook secret, not a token or its secret part.
+    let logs = format!("{}{}", manager.log_text(), worker.log_text());
+    let secret_of = |token: &str| token.split('-').nth(4).unwrap_or(token).to_owned();
+    for secret in [
+        SECRET.to_owned(),
+        worker_token.clone(),
+        secret_of(&worker_token),
+        before.2.clone(),
+        secret_of(&before.2),
+        before.3.clone(),
+        secret_of(&before.3),
+        old_manager_token.clone(),
+        secret_of(&old_manager_token),
+    ] {
+        assert!(
+            !logs.contains(&secret),
+            "a log shows a secret ({secret:.12}…)"
+        );
+    }
+    // A hostname cannot forge log lines.
+    assert!(
+        !logs.lines().any(|l| l.starts_with("FORGED")),
+        "a join request's hostname wrote its own log line:\n{logs}"
+    );
 }

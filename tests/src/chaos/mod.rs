@@ -7,9 +7,11 @@
 //! - [`cli`]: the cluster's state through the CLI's JSON, every call with a deadline.
 //! - [`engine`]: the stack's containers straight from the engine's socket, cheap enough to
 //!   sample ten times a second.
+//! - [`observe`]: containers per node and their start times, wanted tasks, readiness, labels.
 //! - [`faults`]: kill -9, restart, SIGSTOP/SIGCONT of any node.
 //! - [`net`]: partitions — per-node cgroups and nftables rules on the loopback addresses.
 //! - [`disk`]: a full disk — a small tmpfs as a node's data directory.
+//! - [`hostile`]: requests an attacker could send (raw HTTP, HTTPS without a certificate).
 //! - [`invariants`]: the continuous checker (sampler threads, pure rules, a timeline) and the
 //!   engine-versus-assignments agreement after convergence.
 //!
@@ -21,8 +23,10 @@ pub mod cli;
 pub mod disk;
 pub mod engine;
 pub mod faults;
+pub mod hostile;
 pub mod invariants;
 pub mod net;
+pub mod observe;
 pub mod setup;
 
 pub use invariants::{Bounds, Checker};
