@@ -14,6 +14,9 @@
 //!    with their location or reason; what runs is untouched.
 //! 7. Hostile requests at the webhook and the mutual-TLS endpoint: clean 4xx, no secret in any
 //!    log, no change (needs no engine).
+//! 8. A manager's data directory on a full disk: writes fail saying so, the manager stops
+//!    instead of serving a dead store, and after freeing space it restarts with everything it
+//!    acknowledged (needs root for a tmpfs, no engine).
 
 use std::time::{Duration, Instant};
 
@@ -729,4 +732,142 @@ fn s7_hostile_requests_get_clean_4xx_leak_nothing_and_change_nothing() {
         !logs.lines().any(|l| l.starts_with("FORGED")),
         "a join request's hostname wrote its own log line:\n{logs}"
     );
+}
+
+/// `node update HOST --label-add k=v` on the manager with data directory `data`.
+fn label_local(dir: &std::path::Path, data: &std::path::Path, host: &str, kv: &str) -> tests::Run {
+    let data = data.to_string_lossy();
+    reconciler(
+        dir,
+        &[
+            "node",
+            "update",
+            host,
+            "--label-add",
+            kv,
+            "--data-dir",
+            &data,
+        ],
+    )
+}
+
+/// Needs root (a tmpfs mount) and no engine.
+#[test]
+fn s8_a_full_disk_is_an_error_not_corruption_and_the_state_survives_it() {
+    let test = "s8_a_full_disk_is_an_error_not_corruption_and_the_state_survives_it";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("m1");
+    let disk = match tests::chaos::disk::Tmpfs::mount(&data, "32m") {
+        Ok(disk) => disk,
+        Err(why) => {
+            tests::chaos::privileged_or_skip(test, "a tmpfs mount", Err(why));
+            return;
+        }
+    };
+    let repo = GitRepo::new(dir.path());
+    repo.write("stacks/app.yml", "services:\n  web:\n    image: nginx:1\n");
+    let first = repo.commit_and_push("first");
+    let bare = repo.bare.to_string_lossy().into_owned();
+    let args = [
+        "--repo",
+        &bare,
+        "--path",
+        "stacks",
+        "--data-dir",
+        &data.to_string_lossy(),
+        "--hostname",
+        "m1",
+        "--interval",
+        "1h",
+    ];
+    let mut manager = Process::start(dir.path(), "m1", &args);
+    wait_until(CONVERGE, "the first revision", || {
+        let s = status_json(dir.path(), &data)?;
+        (s["applied"]["revision"]["id"] == first.as_str())
+            .then_some(())
+            .ok_or_else(|| s.to_string())
+    });
+    let written = label_local(dir.path(), &data, "m1", "before=full");
+    assert_eq!(written.code, 0, "{written:?}");
+
+    // Fill the disk, then write until the store needs a page it cannot get: the write fails
+    // with the reason, and the manager stops rather than serve a dead store.
+    let filled = disk.fill().expect("fill the disk");
+    eprintln!("filled {filled} bytes; {:?} left", disk.available());
+    let value = "x".repeat(2000);
+    let mut accepted = Vec::new();
+    let refused = (0..200)
+        .map(|i| {
+            (
+                i,
+                label_local(dir.path(), &data, "m1", &format!("k{i}={value}")),
+            )
+        })
+        .find_map(|(i, run)| {
+            if run.code == 0 {
+                accepted.push(format!("k{i}"));
+                None
+            } else {
+                Some(run)
+            }
+        })
+        .expect("a write fails on a full disk");
+    eprintln!(
+        "{} writes accepted, then: {}",
+        accepted.len(),
+        refused.stderr.trim()
+    );
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("No space left on device"),
+        "{}",
+        refused.stderr
+    );
+    let code = manager.wait_exit(CONVERGE);
+    let log = manager.log_text();
+    assert_eq!(code, Some(2), "the manager stops on a dead store: {log}");
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: the replicated store stopped") && last.contains("raft.redb"),
+        "{last}"
+    );
+
+    // Space freed, the same data directory starts again with everything acknowledged.
+    disk.free().expect("free the disk");
+    let manager = Process::start(dir.path(), "m1-restart", &args);
+    let labels = wait_until(CONVERGE, "the restarted manager", || {
+        let run = reconciler(
+            dir.path(),
+            &[
+                "node",
+                "ls",
+                "--format",
+                "json",
+                "--data-dir",
+                &data.to_string_lossy(),
+            ],
+        );
+        let nodes: Vec<serde_json::Value> =
+            serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {run:?}"))?;
+        nodes
+            .first()
+            .map(|n| n["spec"]["labels"].clone())
+            .ok_or_else(|| format!("{run:?}"))
+    });
+    assert_eq!(labels["before"], "full", "{labels}");
+    for key in &accepted {
+        assert_eq!(
+            labels[key.as_str()],
+            value.as_str(),
+            "{key} was acknowledged, then lost"
+        );
+    }
+    let status = status_json(dir.path(), &data).expect("status");
+    assert_eq!(
+        status["applied"]["revision"]["id"],
+        first.as_str(),
+        "{status}"
+    );
+    let written = label_local(dir.path(), &data, "m1", "after=restart");
+    assert_eq!(written.code, 0, "{written:?}\n{}", manager.log_text());
 }
