@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::cli;
 use super::disk::Tmpfs;
@@ -58,6 +58,10 @@ pub struct Chaos {
     disks: Vec<Tmpfs>,
     _cleanup: [StackCleanup; 2],
     dir: tempfile::TempDir,
+    /// When the cluster started forming (after waiting for any other chaos cluster).
+    started: Instant,
+    /// How long forming took.
+    formed: Duration,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -73,6 +77,7 @@ impl Chaos {
     /// Forms the cluster (see the module doc); the scenario's stack is not deployed yet.
     pub fn start(prefix: &str, options: Options) -> Result<Chaos, String> {
         let serial = serial();
+        let started = Instant::now();
         build_images();
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let stack = unique_stack(prefix);
@@ -119,9 +124,12 @@ impl Chaos {
             disks,
             _cleanup: cleanup,
             dir,
+            started,
+            formed: Duration::ZERO,
             _serial: serial,
         };
         chaos.form(workers)?;
+        chaos.formed = started.elapsed();
         Ok(chaos)
     }
 
@@ -343,6 +351,20 @@ impl Drop for Chaos {
         }
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
+        }
+        eprintln!(
+            "{}: formed in {:.1}s, scenario ran {:.1}s",
+            self.stack,
+            self.formed.as_secs_f64(),
+            self.started
+                .elapsed()
+                .saturating_sub(self.formed)
+                .as_secs_f64()
+        );
+        // With CHAOS_KEEP set, the logs and data directories stay for a closer look.
+        if std::env::var_os("CHAOS_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept {}", self.dir.path().display());
         }
     }
 }
