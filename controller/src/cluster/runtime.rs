@@ -410,7 +410,7 @@ async fn start_manager_on(
     let dir = options.data_dir.clone();
     let (log, sm) = tokio::task::spawn_blocking(move || crate::raft::open_store(&dir)).await??;
     let raft_config = options.raft.to_openraft(&config.cluster_id)?;
-    let network = Network::new(&ca, &cert)?;
+    let network = Network::new(&ca, &cert, options.raft.unreachable_retry())?;
     let raft = Raft::new(config.raft_id, raft_config, network, log, sm.clone())
         .await
         .map_err(|e| Error::Raft(e.to_string()))?;
