@@ -593,6 +593,16 @@ fn snapshot(dir: &std::path::Path, data: &std::path::Path) -> (String, String, S
 /// Needs no engine: no container runs.
 #[test]
 fn s7_hostile_requests_get_clean_4xx_leak_nothing_and_change_nothing() {
+    let test = "s7_hostile_requests_get_clean_4xx_leak_nothing_and_change_nothing";
+    let curl = std::process::Command::new("curl").arg("--version").output();
+    let curl = match curl {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        Err(e) => Err(e.to_string()),
+    };
+    if !tests::chaos::privileged_or_skip(test, "curl", curl) {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = GitRepo::new(dir.path());
     repo.write("stacks/app.yml", "services:\n  web:\n    image: nginx:1\n");

@@ -32,8 +32,9 @@ pub mod setup;
 pub use invariants::{Bounds, Checker};
 pub use setup::{Chaos, Options};
 
-/// Whether a chaos test that needs root powers (`what`: nftables, mounts) can run; without
-/// them it is skipped with a printed reason — unless `CI` is set, where it fails.
+/// Whether a chaos test that needs something of the host (`what`: nftables, mounts, curl) can
+/// run; without it the test is skipped with a printed reason — unless `CI` is set, where it
+/// fails.
 pub fn privileged_or_skip(test: &str, what: &str, probe: Result<(), String>) -> bool {
     match probe {
         Ok(()) => true,
