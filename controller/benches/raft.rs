@@ -157,7 +157,8 @@ impl Manager {
         let listener = TcpListener::bind((LOCALHOST, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("local addr").to_string();
         let config = Config::default().to_openraft("bench").expect("config");
-        let network = Network::new(ca.cert(), &cert).expect("network");
+        let retry = Config::default().unreachable_retry();
+        let network = Network::new(ca.cert(), &cert, retry).expect("network");
         let raft = Raft::new(id, config, network, log, sm)
             .await
             .expect("start raft");

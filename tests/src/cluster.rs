@@ -1,5 +1,6 @@
 //! Multi-node clusters of real `reconciler` processes on loopback addresses (127.0.0.x), each
-//! node with its own data directory, all sharing one port number on their own IP.
+//! node with its own data directory, all sharing one port number on their own IP, following a
+//! watched directory or a Git repository.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +26,22 @@ pub struct Node {
     pub addr: String,
     /// The running process, if any.
     pub process: Option<Process>,
+    /// How many times it was started again (names each restart's log).
+    pub restarts: u32,
+}
+
+/// What the managers follow.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A local directory (`--watch`).
+    Watch(PathBuf),
+    /// A branch of a repository (`--repo URL --path DIR`).
+    Repo {
+        /// The repository (a path to a bare repository in tests).
+        url: String,
+        /// The sub-directory holding the stacks.
+        path: String,
+    },
 }
 
 /// Nodes of one cluster and the directory they live in.
@@ -39,6 +56,11 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// Names of the nodes that run their tasks on the Docker engine (the others run none).
     pub agents: Vec<String>,
+    /// What the managers follow.
+    pub source: Source,
+    /// When set, node `name` runs inside the cgroup directory `<prefix>-<name>` (which must
+    /// exist), so that netfilter rules can tell its traffic apart (see `chaos::net`).
+    pub cgroup_prefix: Option<PathBuf>,
 }
 
 /// Raft and heartbeat timing for tests: the defaults, stated so tests do not depend on them.
@@ -59,10 +81,29 @@ impl Cluster {
         Cluster {
             dir: dir.to_owned(),
             port: free_port(),
+            source: Source::Watch(stacks.clone()),
             stacks,
             nodes: Vec::new(),
             agents: Vec::new(),
+            cgroup_prefix: None,
         }
+    }
+
+    /// A cluster in `dir` whose managers follow `source`.
+    pub fn following(dir: &Path, source: Source) -> Cluster {
+        Cluster {
+            source,
+            ..Cluster::new(dir)
+        }
+    }
+
+    /// The cgroup directory node `name` runs in, if the cluster uses them.
+    pub fn cgroup_of(&self, name: &str) -> Option<PathBuf> {
+        self.cgroup_prefix.as_ref().map(|prefix| {
+            let mut path = prefix.clone().into_os_string();
+            path.push(format!("-{name}"));
+            PathBuf::from(path)
+        })
     }
 
     fn node_args(&self, name: &str, ip: &str) -> Vec<String> {
@@ -73,11 +114,16 @@ impl Cluster {
             format!("{ip}:{}", self.port),
             "--hostname".into(),
             name.into(),
-            "--watch".into(),
-            self.stacks.to_string_lossy().into_owned(),
-            "--interval".into(),
-            "1h".into(),
         ];
+        match &self.source {
+            Source::Watch(dir) => {
+                args.extend(["--watch".into(), dir.to_string_lossy().into_owned()]);
+            }
+            Source::Repo { url, path } => {
+                args.extend(["--repo".into(), url.clone(), "--path".into(), path.clone()]);
+            }
+        }
+        args.extend(["--interval".into(), "1h".into()]);
         args.extend(TIMING.iter().map(|s| (*s).to_owned()));
         args
     }
@@ -121,12 +167,20 @@ impl Cluster {
 
     fn launch(&mut self, name: &str, ip: &str, args: Vec<String>) -> usize {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let process = Process::start_with_env(&self.dir, name, &refs, &self.env_of(name));
+        let cgroup = self.cgroup_of(name);
+        let process = Process::start_in_cgroup(
+            &self.dir,
+            name,
+            &refs,
+            &self.env_of(name),
+            cgroup.as_deref(),
+        );
         self.nodes.push(Node {
             name: name.to_owned(),
             data: self.dir.join(name),
             addr: format!("{ip}:{}", self.port),
             process: Some(process),
+            restarts: 0,
         });
         let index = self.nodes.len() - 1;
         let data = self.nodes[index].data.clone();
@@ -155,11 +209,19 @@ impl Cluster {
         let args = self.node_args(&name, &ip);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let env = self.env_of(&name);
-        self.nodes[index].process = Some(Process::start_with_env(
+        let cgroup = self.cgroup_of(&name);
+        self.nodes[index].restarts += 1;
+        // The first restart keeps the name older tests look for; later ones get their own log.
+        let log = match self.nodes[index].restarts {
+            1 => format!("{name}-restart"),
+            n => format!("{name}-restart{n}"),
+        };
+        self.nodes[index].process = Some(Process::start_in_cgroup(
             &self.dir,
-            &format!("{name}-restart"),
+            &log,
             &refs,
             &env,
+            cgroup.as_deref(),
         ));
     }
 

@@ -7,11 +7,13 @@
 //! - [`wait_until`]: poll a condition with a deadline, failing with what was last seen.
 //! - [`GitRepo`]: a bare repository plus a work clone to commit and push from.
 //! - [`cluster`]: clusters of several real processes on 127.0.0.x.
+//! - [`chaos`]: a six-node cluster on the real engine, faults, and a continuous invariant checker.
 //!
 //! Tests live in `tests/tests/tNN_*.rs`, numbered by layer: `t1x` CLI, later `t2x` single-node
 //! clusters, `t3x` multi-node clusters, `t5x` Docker end to end, `t8x`
 //! chaos.
 
+pub mod chaos;
 pub mod cluster;
 pub mod docker;
 pub mod sim;
@@ -98,9 +100,34 @@ impl Process {
 
     /// Like [`Process::start`], with extra environment variables.
     pub fn start_with_env(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+        Process::start_in_cgroup(dir, name, args, env, None)
+    }
+
+    /// Like [`Process::start_with_env`], started inside the cgroup (v2) directory `cgroup` when
+    /// one is given: a shell joins it and then execs `reconciler`, so every socket the process
+    /// ever opens belongs to that cgroup (what netfilter rules match to cut a node off), and the
+    /// pid stays the same.
+    pub fn start_in_cgroup(
+        dir: &Path,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        cgroup: Option<&Path>,
+    ) -> Process {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(reconciler_bin())
+        let mut command = match cgroup {
+            Some(cgroup) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#)
+                    .arg(cgroup)
+                    .arg(reconciler_bin());
+                sh
+            }
+            None => Command::new(reconciler_bin()),
+        };
+        let child = command
             .args(args)
             .current_dir(dir)
             .env("NO_COLOR", "1")

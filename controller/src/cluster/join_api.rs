@@ -92,7 +92,7 @@ pub async fn join(
     let role = match cluster.tokens.verify(&token) {
         Ok(role) => role,
         Err(err) => {
-            tracing::warn!(hostname = %request.hostname, error = %err, "refused a join");
+            log_refused(&request.hostname, &err);
             return error(StatusCode::UNAUTHORIZED, err.to_string());
         }
     };
@@ -184,7 +184,7 @@ pub async fn join(
     {
         warnings.push(warning);
     }
-    tracing::info!(node = %node_id, hostname = %request.hostname, role = role_name(role), "node joined");
+    tracing::info!(node = %node_id, hostname = ?request.hostname, role = role_name(role), "node joined");
     Json(JoinResponse {
         node_id,
         raft_id,
@@ -197,6 +197,12 @@ pub async fn join(
         warnings,
     })
     .into_response()
+}
+
+/// Logs a refused join. The hostname is whatever an unauthenticated caller sent, so it is logged
+/// quoted and escaped (`?`): a newline in it must not start a forged log line.
+fn log_refused(hostname: &str, err: &dyn std::fmt::Display) {
+    tracing::warn!(hostname = ?hostname, error = %err, "refused a join");
 }
 
 /// The warning for an even number of managers (1, 3, 5 or 7 are recommended).

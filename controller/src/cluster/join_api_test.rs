@@ -32,3 +32,37 @@ fn addresses_give_their_ip() {
     assert_eq!(ip_of("10.0.0.3").to_string(), "10.0.0.3");
     assert_eq!(ip_of("junk").to_string(), "127.0.0.1");
 }
+
+/// Collects what a `fmt` subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_refused_joiners_hostname_cannot_forge_log_lines() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        log_refused("w1\nFORGED INFO all is well", &"the token is not valid");
+    });
+    let text = String::from_utf8_lossy(&logs.0.lock().expect("log lock")).into_owned();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains(r#"hostname="w1\nFORGED INFO all is well""#),
+        "{text}"
+    );
+}

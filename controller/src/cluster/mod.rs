@@ -35,6 +35,7 @@
 //!   commits; the [`dispatcher`](crate::dispatcher) streams the result to nodes.
 //! - [`simulated`]: simulated nodes in process (fake executor) for tests and benchmarks.
 //! - [`runtime`]: starting a node: init, join or restart, then serve until stopped.
+//! - [`store_watch`]: stops the node when its replicated store stops by itself (a full disk).
 
 pub mod admin;
 pub mod api;
@@ -56,4 +57,5 @@ pub mod session;
 pub mod session_api;
 pub mod simulated;
 pub mod stack_views;
+pub mod store_watch;
 pub mod writer;

@@ -26,7 +26,7 @@ use crate::cluster::orchestration;
 use crate::cluster::session::{Session, SessionEnd};
 use crate::cluster::session_api::{RENEW_PATH, watch_liveness};
 use crate::cluster::writer::Writer;
-use crate::cluster::{join, membership, server};
+use crate::cluster::{join, membership, server, store_watch};
 use crate::pki::{CaCert, ClusterCa, NodeCert, TokenStore, tls};
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::network::{Network, serve_tls};
@@ -128,6 +128,12 @@ pub enum Error {
     /// A blocking task failed.
     #[error("a start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The replicated store stopped by itself while the node ran (a full disk, an I/O error).
+    #[error(
+        "the replicated store stopped: {0}; this node stops too: fix the cause (free space on \
+         the data directory's disk), then start it again, from what is on disk"
+    )]
+    StoreStopped(String),
 }
 
 /// How a running node ended.
@@ -404,7 +410,7 @@ async fn start_manager_on(
     let dir = options.data_dir.clone();
     let (log, sm) = tokio::task::spawn_blocking(move || crate::raft::open_store(&dir)).await??;
     let raft_config = options.raft.to_openraft(&config.cluster_id)?;
-    let network = Network::new(&ca, &cert)?;
+    let network = Network::new(&ca, &cert, options.raft.unreachable_retry())?;
     let raft = Raft::new(config.raft_id, raft_config, network, log, sm.clone())
         .await
         .map_err(|e| Error::Raft(e.to_string()))?;
@@ -585,9 +591,21 @@ impl Running {
         mut self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<Exit, Error> {
+        let raft = self.manager.as_ref().map(|m| m.raft.clone());
+        let store_stopped = async move {
+            match raft {
+                Some(raft) => store_watch::stopped(raft).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut failure = None;
         let ended = tokio::select! {
             () = shutdown => None,
             end = &mut self.session => end.ok(),
+            why = store_stopped => {
+                failure = Some(why);
+                None
+            }
         };
         self.stop.cancel();
         if let Some(manager) = &self.manager
@@ -600,6 +618,9 @@ impl Running {
         }
         // openraft's state machine worker lets go of the store file a moment after shutdown.
         drop(self.manager.take());
+        if let Some(why) = failure {
+            return Err(Error::StoreStopped(why));
+        }
         match ended {
             None | Some(SessionEnd::Stopped) => Ok(Exit::Stopped),
             Some(SessionEnd::Removed) => {

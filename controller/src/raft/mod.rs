@@ -151,6 +151,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// How long to wait before retrying a peer that could not be connected to: one heartbeat
+    /// period, well under the election timeout. A peer coming back from a crash must hear the
+    /// leader before its own election timeout runs out, or it campaigns and deposes a healthy
+    /// leader.
+    pub fn unreachable_retry(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.heartbeat_ms)
+    }
+
     /// The openraft configuration for the cluster `cluster_name`, validated.
     pub fn to_openraft(&self, cluster_name: &str) -> Result<Arc<openraft::Config>, Error> {
         let config = openraft::Config {

@@ -16,7 +16,8 @@
 //! certificate is valid for the cluster but must never vote or feed the log.
 //!
 //! Errors map onto what openraft needs to pace itself: a peer that cannot be connected to is
-//! [`Unreachable`] (openraft backs off before retrying), a failed exchange with a reachable
+//! [`Unreachable`] (openraft backs off before retrying, for less than an election timeout so
+//! that a returning peer hears from the leader before it campaigns), a failed exchange with a reachable
 //! peer is a [`NetworkError`] (retried at the next heartbeat), and an error returned by the
 //! remote Raft is a [`RemoteError`].
 
@@ -38,7 +39,7 @@ use openraft::BasicNode;
 use openraft::error::{
     Infallible, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -88,11 +89,13 @@ pub enum Error {
 #[derive(Debug, Clone)]
 pub struct Network {
     client: reqwest::Client,
+    retry: Duration,
 }
 
 impl Network {
-    /// A network that authenticates as `node` and trusts servers certified by `ca`.
-    pub fn new(ca: &CaCert, node: &NodeCert) -> Result<Self, Error> {
+    /// A network that authenticates as `node` and trusts servers certified by `ca`, and retries
+    /// a peer it could not reach every `retry` ([`crate::raft::Config::unreachable_retry`]).
+    pub fn new(ca: &CaCert, node: &NodeCert, retry: Duration) -> Result<Self, Error> {
         let config = tls::client_config(ca, node)?;
         let client = reqwest::Client::builder()
             // reqwest only recognises a `rustls::ClientConfig` by value.
@@ -102,7 +105,7 @@ impl Network {
             .no_proxy()
             .build()
             .map_err(Error::Client)?;
-        Ok(Self { client })
+        Ok(Self { client, retry })
     }
 }
 
@@ -114,6 +117,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             client: self.client.clone(),
             target,
             node: node.clone(),
+            retry: self.retry,
         }
     }
 }
@@ -124,6 +128,7 @@ pub struct NetworkConnection {
     client: reqwest::Client,
     target: NodeId,
     node: BasicNode,
+    retry: Duration,
 }
 
 /// What a failed RPC returns to openraft, for a remote error of type `E`.
@@ -201,6 +206,13 @@ impl RaftNetwork<TypeConfig> for NetworkConnection {
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>> {
         self.call(VOTE_PATH, &rpc, &option).await
+    }
+
+    /// How long openraft waits before retrying an unreachable peer. Its default (500 ms) is
+    /// longer than the election timeout: a manager back from a crash then heard no heartbeat
+    /// in time, started an election and deposed the healthy leader.
+    fn backoff(&self) -> Backoff {
+        Backoff::new(std::iter::repeat(self.retry))
     }
 }
 

@@ -45,7 +45,8 @@ impl Manager {
         let listener = TcpListener::bind((LOCALHOST, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = Config::default().to_openraft("test").expect("config");
-        let network = Network::new(ca.cert(), &cert).expect("network");
+        let network =
+            Network::new(ca.cert(), &cert, Config::default().unreachable_retry()).expect("network");
         let raft = Raft::new(id, config, network, log, sm.clone())
             .await
             .expect("raft");
@@ -272,5 +273,35 @@ async fn three_managers_replicate_fail_over_and_refuse_strangers() {
 
     for m in managers {
         m.stop().await;
+    }
+}
+
+/// A peer that was unreachable is tried again within one heartbeat, not after openraft's
+/// default half second: a manager back from a crash must hear the leader before its own
+/// election timeout runs out, or it campaigns and deposes the healthy leader.
+#[tokio::test]
+async fn an_unreachable_peer_is_retried_within_the_election_timeout() {
+    let ca = ClusterCa::generate("test").expect("ca");
+    let cert = ca
+        .issue_node_cert(
+            "m1",
+            crds::node::NodeRole::Manager,
+            &[LOCALHOST],
+            &[],
+            DEFAULT_NODE_CERT_VALIDITY,
+        )
+        .expect("cert");
+    // The timing `reconciler --election-timeout` derives, at both ends of its range.
+    for election_ms in [50, 150, 10_000] {
+        let config = Config {
+            heartbeat_ms: (election_ms / 3).max(10),
+            election_timeout_ms: (election_ms, election_ms * 2),
+            ..Config::default()
+        };
+        let retry = config.unreachable_retry();
+        assert!(retry < Duration::from_millis(election_ms), "{config:?}");
+        let mut network = Network::new(ca.cert(), &cert, retry).expect("network");
+        let peer = network.new_client(2, &BasicNode::new("127.0.0.1:1")).await;
+        assert_eq!(peer.backoff().next(), Some(retry));
     }
 }

@@ -437,7 +437,30 @@ pub fn router(state: WebhookState) -> Router {
     Router::new()
         .route(PATH, post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .with_state(state)
+}
+
+/// Answers 413 at once when the declared `Content-Length` is over the limit: reading first
+/// would keep the connection open for as long as the sender takes to send a body that is
+/// refused anyway (or forever, when it never sends it).
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match declared_length(request.headers()) {
+        Some(declared) if declared > MAX_BODY_BYTES as u64 => {
+            let remote = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| *addr);
+            let too_large = Rejection::TooLarge {
+                limit: MAX_BODY_BYTES,
+            };
+            reject(&too_large, remote, Some(declared))
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// Handles one webhook delivery.

@@ -800,6 +800,25 @@ async fn oversized_body_is_413() {
 }
 
 #[tokio::test]
+async fn a_declared_oversized_body_is_413_before_any_of_it_arrives() {
+    let (app, mut rx) = app(1);
+    // A body that never sends a byte: only the declared length can be judged.
+    let never = futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(PATH)
+        .header("content-type", "application/json")
+        .header("content-length", (100 * 1024 * 1024).to_string())
+        .body(Body::from_stream(never))
+        .expect("request");
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), call(app, request));
+    let (status, json) = answered.await.expect("an answer without reading the body");
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json["reason"], "body too large");
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
 async fn body_at_the_limit_is_read() {
     let (app, _rx) = app(1);
     let mut body = PUSH_MAIN.as_bytes().to_vec();
