@@ -303,20 +303,13 @@ fn count_managers(state: &ClusterState) -> usize {
 /// A node by id, unique id prefix, or unique hostname (as `docker node` resolves them).
 fn find(manager: &Manager, key: &str) -> Result<NodeView, Box<Response>> {
     let views = manager.node_views();
-    if let Some(view) = views.iter().find(|v| v.node.meta.id == key) {
-        return Ok(view.clone());
-    }
-    let matches: Vec<&NodeView> = views
-        .iter()
-        .filter(|v| v.node.description.hostname == key || v.node.meta.id.starts_with(key))
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(Box::new(error(
+    match pick(&views, key) {
+        Ok(view) => Ok(view.clone()),
+        Err(many) if many.is_empty() => Err(Box::new(error(
             StatusCode::NOT_FOUND,
             format!("no such node: {key} (`reconciler node ls` lists them)"),
         ))),
-        many => Err(Box::new(error(
+        Err(many) => Err(Box::new(error(
             StatusCode::CONFLICT,
             format!(
                 "{key:?} matches {} nodes ({}); use a longer id",
@@ -327,6 +320,31 @@ fn find(manager: &Manager, key: &str) -> Result<NodeView, Box<Response>> {
                     .join(", ")
             ),
         ))),
+    }
+}
+
+/// Docker's order: the exact id, then the exact hostname, then an id prefix; each must be
+/// unique. `Err` holds the candidates (none: no such node).
+pub fn pick<'a>(views: &'a [NodeView], key: &str) -> Result<&'a NodeView, Vec<&'a NodeView>> {
+    if let Some(view) = views.iter().find(|v| v.node.meta.id == key) {
+        return Ok(view);
+    }
+    // A hostname that happens to prefix a random id (`m3` and `m3ekx…`) still means the host.
+    let by_name: Vec<&NodeView> = views
+        .iter()
+        .filter(|v| v.node.description.hostname == key)
+        .collect();
+    let matches = if by_name.is_empty() {
+        views
+            .iter()
+            .filter(|v| v.node.meta.id.starts_with(key))
+            .collect()
+    } else {
+        by_name
+    };
+    match matches.as_slice() {
+        [one] => Ok(one),
+        _ => Err(matches),
     }
 }
 

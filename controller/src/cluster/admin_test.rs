@@ -188,3 +188,27 @@ async fn an_unknown_stack_is_a_404_naming_the_known_ones() {
         );
     }
 }
+
+fn view(id: &str, hostname: &str) -> NodeView {
+    let mut node = crds::node::Node::default();
+    node.meta.id = id.to_owned();
+    node.description.hostname = hostname.to_owned();
+    NodeView {
+        node,
+        manager_status: None,
+    }
+}
+
+#[test]
+fn nodes_resolve_by_id_then_hostname_then_id_prefix() {
+    let views = vec![view("m3ekx7uoodoo", "w1"), view("d6nx912qwti1", "m3")];
+    let id = |key: &str| pick(&views, key).map(|v| v.node.meta.id.clone()).ok();
+    // A hostname wins over an id that it happens to prefix.
+    assert_eq!(id("m3").as_deref(), Some("d6nx912qwti1"));
+    assert_eq!(id("m3e").as_deref(), Some("m3ekx7uoodoo"));
+    assert_eq!(id("w1").as_deref(), Some("m3ekx7uoodoo"));
+    assert_eq!(id("d6nx912qwti1").as_deref(), Some("d6nx912qwti1"));
+    assert!(pick(&views, "zz").is_err_and(|c| c.is_empty()));
+    let both = vec![view("ab1", "x"), view("ab2", "y")];
+    assert!(pick(&both, "ab").is_err_and(|c| c.len() == 2));
+}
