@@ -24,7 +24,11 @@ quick="${QUICK:-0}"
 
 run() {
     echo "== $*" >&2
-    "$@" 2> >(sed 's/^/   /' >&2) | tee /dev/stderr | grep '^figure: ' >> "$raw" || true
+    # Not `tee /dev/stderr`: reopening a redirected stderr file would truncate it.
+    "$@" 2> >(sed 's/^/   /' >&2) | while IFS= read -r line; do
+        echo "$line" >&2
+        case "$line" in figure:*) echo "$line" >> "$raw" ;; esac
+    done
 }
 
 cargo build --release --locked -p controller >&2
