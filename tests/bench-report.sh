@@ -83,7 +83,8 @@ anchor() {
         p1.*peak_rss) echo "manager memory (P7 at 100k tasks)" ;;
         p2.*) echo "goal > 1,000,000 placements/s" ;;
         p3.push_to_assigned*) echo "Argo CD polls every 3 min, Flux every 1 min by default" ;;
-        p3.*) echo "push → planned goal p50 < 100 ms" ;;
+        p3.webhook*) echo "goal: webhook → fetch start < 50 ms" ;;
+        p3.*) echo "goal: push → planned p50 < 100 ms" ;;
         p4.node_loss*) echo "Swarm: ~15 s to declare a node down (5 s heartbeat × 3)" ;;
         p4.crash*) echo "restart policy delay 0 s; Swarm reacts at its next task event" ;;
         p5.*) echo "goal < 2 s; Swarm elections 10–19 s" ;;

@@ -55,7 +55,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn report(name: &str, mut samples: Vec<Duration>) {
+fn report(key: &str, name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     println!(
         "{name}: n={} p50={:.1}ms p99={:.1}ms max={:.1}ms",
@@ -64,10 +64,6 @@ fn report(name: &str, mut samples: Vec<Duration>) {
         percentile(&samples, 0.99).as_secs_f64() * 1e3,
         samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
-    let key: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
     tests::figure(
         &format!("p3.{key}_p50"),
         percentile(&samples, 0.5).as_secs_f64() * 1e3,
@@ -141,10 +137,12 @@ async fn push_to_planned() {
         from_end.push(at.saturating_duration_since(end));
     }
     report(
+        "push_start_to_planned",
         "push -> revision parsed and planned (20 stacks, from `git push` start)",
         from_start,
     );
     report(
+        "push_exit_to_planned",
         "push -> revision parsed and planned (20 stacks, from `git push` exit)",
         from_end,
     );
@@ -221,6 +219,7 @@ async fn webhook_to_fetch() {
         evaluated(&mut events, &sha).await;
     }
     report(
+        "webhook_to_fetch",
         "webhook -> fetch start (signed generic webhook over TCP)",
         samples,
     );
