@@ -244,5 +244,8 @@ impl Clock {
 mod plan_test;
 
 #[cfg(test)]
+mod fixtures;
+
+#[cfg(test)]
 #[path = "run_test.rs"]
 mod run_test;

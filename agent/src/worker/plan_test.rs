@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use crds::assignment::AssignmentBatch;
-use crds::meta::ObjectMeta;
 use crds::service::ServiceSpec;
 use crds::task::{Task, TaskHealth, TaskState, TaskStatus};
 
 use super::entry::StepKind;
+use super::fixtures::task;
 use super::plan::{Action, Planner, Step, backoff_ms};
 use crate::executor::{ContainerState, ContainerStatus, EngineEvent, Error, EventAction};
 
@@ -20,25 +20,6 @@ fn spec() -> ServiceSpec {
     )
     .expect("valid stack");
     stack.services.into_values().next().expect("one service")
-}
-
-fn task(id: &str, state: TaskState) -> Task {
-    Task {
-        meta: ObjectMeta {
-            id: id.to_owned(),
-            ..ObjectMeta::default()
-        },
-        service: "shop_web".to_owned(),
-        slot: 1,
-        node: Some("n1".to_owned()),
-        spec_hash: "h1".to_owned(),
-        attempt: 0,
-        desired_state: TaskState::Running,
-        status: TaskStatus {
-            state,
-            ..TaskStatus::default()
-        },
-    }
 }
 
 fn shutdown(mut t: Task) -> Task {

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crds::assignment::AssignmentBatch;
-use crds::meta::ObjectMeta;
 use crds::task::{Task, TaskHealth, TaskState, TaskStatus};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::fixtures::task;
 use super::{Config, MAX_STEPS_IN_FLIGHT, run};
 use crate::executor::memory::MemoryExecutor;
 use crate::executor::{ContainerState, ContainerStatus};
@@ -92,25 +92,6 @@ fn spec(healthcheck: bool) -> crds::service::ServiceSpec {
     let text = format!("services:\n  web:\n    image: reconciler-test/echo:1\n{check}");
     let stack = crds::stack::from_text("shop", &text).expect("valid stack");
     stack.services.into_values().next().expect("one service")
-}
-
-fn task(id: &str, state: TaskState) -> Task {
-    Task {
-        meta: ObjectMeta {
-            id: id.to_owned(),
-            ..ObjectMeta::default()
-        },
-        service: "shop_web".to_owned(),
-        slot: 1,
-        node: Some("n1".to_owned()),
-        spec_hash: "h1".to_owned(),
-        attempt: 0,
-        desired_state: TaskState::Running,
-        status: TaskStatus {
-            state,
-            ..TaskStatus::default()
-        },
-    }
 }
 
 fn full(tasks: Vec<Task>, healthcheck: bool) -> AssignmentBatch {
