@@ -16,16 +16,9 @@ use std::time::{Duration, Instant};
 
 use tests::cluster::Cluster;
 use tests::docker::{StackCleanup, build_images, docker, running, unique_stack};
-use tests::{GitRepo, Process, wait_until};
+use tests::{GitRepo, Process, env_usize, wait_until};
 
 const LONG: Duration = Duration::from_secs(300);
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let what: Vec<String> = std::env::args()

@@ -15,10 +15,7 @@ use tests::wait_until;
 const LONG: Duration = Duration::from_secs(60);
 
 fn main() {
-    let trials: usize = std::env::var("FAILOVER_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let trials = tests::env_usize("FAILOVER_TRIALS", 20);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

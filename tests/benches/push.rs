@@ -23,10 +23,7 @@ fn stack(replicas: usize) -> String {
 }
 
 fn main() {
-    let trials: usize = std::env::var("PUSH_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let trials = tests::env_usize("PUSH_TRIALS", 20);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

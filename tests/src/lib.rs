@@ -322,3 +322,12 @@ pub fn status_json(dir: &Path, data_dir: &Path) -> Result<serde_json::Value, Str
 pub fn figure(key: &str, value: f64, unit: &str) {
     println!("figure: {key} {value:.2} {unit}");
 }
+
+/// A benchmark setting from the environment (`FAILOVER_TRIALS=5`…), or `default` when unset or
+/// not a number.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
