@@ -33,6 +33,7 @@
 //! - [`client`]: how the CLI finds and authenticates to a manager.
 //! - [`orchestration`]: the leader's loop: services, orchestrators and scheduler decide, Raft
 //!   commits; the [`dispatcher`](crate::dispatcher) streams the result to nodes.
+//! - [`task_index`]: the leader's index of tasks by service, following the change feed.
 //! - [`simulated`]: simulated nodes in process (fake executor) for tests and benchmarks.
 //! - [`runtime`]: starting a node: init, join or restart, then serve until stopped.
 //! - [`store_watch`]: stops the node when its replicated store stops by itself (a full disk).
@@ -58,4 +59,5 @@ pub mod session_api;
 pub mod simulated;
 pub mod stack_views;
 pub mod store_watch;
+pub mod task_index;
 pub mod writer;

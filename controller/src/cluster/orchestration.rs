@@ -10,6 +10,14 @@
 //! 3. [`scheduler::schedule`]: new and still pending tasks placed in the same pass, so a new
 //!    task is written once, already assigned; a task that fits nowhere stays pending with the
 //!    scheduler's reason as its message.
+//!
+//! # Passes cost what changed
+//! The loop follows the state machine's change feed. A pass decides about every service only
+//! when it must — a new leader, a node change, a delayed decision falling due — and otherwise
+//! ([`decide_in`] with a [`Scope`]) only about the services whose tasks or specs changed, with
+//! their tasks read through a [`TaskIndex`]. Services whose only news is progress (tasks moving
+//! toward running) just get their replica count updated. With a million tasks a full pass takes
+//! over a second; a pass after a batch of status reports takes milliseconds.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -20,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::join_api::new_node_id;
 use crate::cluster::manager::{Manager, now_ms};
+use crate::cluster::task_index::{TaskIndex, waits_for_placement};
 use crate::raft::Command;
+use crate::raft::changes::Changes;
 use crate::raft::state::ClusterState;
 use crate::{reconcile, scheduler, services};
 
@@ -56,13 +66,67 @@ pub struct Decision {
     pub commands: Vec<Command>,
     /// When to pass again even if nothing changes (ms since the epoch).
     pub wake_at_ms: Option<u64>,
+    /// The pass stopped at service changes: tasks are decided on the next pass.
+    pub services_only: bool,
 }
 
-/// One pass: pure.
+/// Which services a pass decides about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every service, and every stored task waiting for placement.
+    All,
+    /// Only these.
+    Some {
+        /// Services whose tasks are decided (their tasks or specs changed).
+        decide: Vec<String>,
+        /// Services whose replica count alone may be out of date (see [`reconcile::recount`]).
+        recount: Vec<String>,
+    },
+}
+
+impl Scope {
+    /// The services `changes` call for. Progress of a service with an update in progress is
+    /// decided, not recounted: its next batch may be waiting for those tasks.
+    pub fn of(state: &ClusterState, changes: &Changes) -> Scope {
+        let mut decide: HashSet<&str> = changes.decisive_services();
+        let mut recount = Vec::new();
+        for name in &changes.progressed {
+            if decide.contains(name.as_str()) {
+                continue;
+            }
+            match state.services.get(name) {
+                Some(s) if s.update.as_ref().is_some_and(|u| u.state.in_progress()) => {
+                    decide.insert(name);
+                }
+                Some(_) => recount.push(name.clone()),
+                None => {}
+            }
+        }
+        let mut decide: Vec<String> = decide.into_iter().map(str::to_owned).collect();
+        decide.sort_unstable();
+        recount.sort_unstable();
+        Scope::Some { decide, recount }
+    }
+}
+
+/// One pass over everything: pure.
 pub fn decide(
     state: &ClusterState,
     now_ms: u64,
     config: &Config,
+    new_id: &mut dyn FnMut() -> String,
+) -> Decision {
+    decide_in(state, now_ms, config, &Scope::All, None, new_id)
+}
+
+/// One pass over `scope`: pure. A [`Scope::Some`] pass reads tasks through `index`, which must
+/// be up to date with `state` (without one, every task is scanned).
+pub fn decide_in(
+    state: &ClusterState,
+    now_ms: u64,
+    config: &Config,
+    scope: &Scope,
+    index: Option<&TaskIndex>,
     new_id: &mut dyn FnMut() -> String,
 ) -> Decision {
     let service_changes = services::plan(state, now_ms);
@@ -70,20 +134,66 @@ pub fn decide(
         return Decision {
             commands: service_changes,
             wake_at_ms: None,
+            services_only: true,
         };
     }
-    let orchestration = reconcile::orchestrate(state, now_ms, &config.reconcile, new_id);
+    let built;
+    let index = match (scope, index) {
+        (Scope::All, _) => None,
+        (Scope::Some { .. }, Some(index)) => Some(index),
+        (Scope::Some { .. }, None) => {
+            built = TaskIndex::build(state);
+            Some(&built)
+        }
+    };
+    let (orchestration, stored_pending) = match (scope, index) {
+        (Scope::Some { decide, recount }, Some(index)) => {
+            let services = decide
+                .iter()
+                .map(|name| (name.as_str(), index.tasks_of(state, name)))
+                .collect();
+            let mut orchestration =
+                reconcile::orchestrate_services(state, now_ms, &config.reconcile, new_id, services);
+            let recounted: Vec<_> = (recount.iter())
+                .filter_map(|name| state.services.get(name))
+                .filter_map(|s| reconcile::recount(s, &index.tasks_of(state, &s.meta.id)))
+                .collect();
+            if !recounted.is_empty() {
+                orchestration.commands.push(Command::PutServices {
+                    services: recounted,
+                    at_ms: now_ms,
+                });
+            }
+            (orchestration, index.pending(state))
+        }
+        _ => (
+            reconcile::orchestrate(state, now_ms, &config.reconcile, new_id),
+            state
+                .tasks
+                .values()
+                .filter(|t| waits_for_placement(t))
+                .collect(),
+        ),
+    };
     let mut commands = orchestration.commands;
-    place(state, now_ms, config, &mut commands);
+    place(state, now_ms, config, stored_pending, &mut commands);
     Decision {
         commands: coalesce(state, commands),
         wake_at_ms: orchestration.wake_at_ms,
+        services_only: false,
     }
 }
 
 /// Place the pending tasks: the new ones in `commands` (changed in place) and the stored ones
-/// the orchestrator left alone (written with their placement or their new reason).
-fn place(state: &ClusterState, now_ms: u64, config: &Config, commands: &mut Vec<Command>) {
+/// (`stored_pending`) the orchestrator left alone (written with their placement or their new
+/// reason).
+fn place(
+    state: &ClusterState,
+    now_ms: u64,
+    config: &Config,
+    stored_pending: Vec<&Task>,
+    commands: &mut Vec<Command>,
+) {
     let touched: HashSet<&str> = commands
         .iter()
         .flat_map(|c| match c {
@@ -91,10 +201,9 @@ fn place(state: &ClusterState, now_ms: u64, config: &Config, commands: &mut Vec<
             _ => Vec::new(),
         })
         .collect();
-    let stored_pending: Vec<&Task> = state
-        .tasks
-        .values()
-        .filter(|t| waits_for_placement(t) && !touched.contains(t.meta.id.as_str()))
+    let stored_pending: Vec<&Task> = stored_pending
+        .into_iter()
+        .filter(|t| !touched.contains(t.meta.id.as_str()))
         .collect();
     let new_pending: Vec<&Task> = commands
         .iter()
@@ -160,12 +269,6 @@ fn place(state: &ClusterState, now_ms: u64, config: &Config, commands: &mut Vec<
             at_ms: now_ms,
         });
     }
-}
-
-/// A task the scheduler should look at: wanted running and not yet placed. `New` tasks wait
-/// for their orchestrator (a stop-first update creates the successor before the old task stops).
-fn waits_for_placement(task: &Task) -> bool {
-    task.status.state == TaskState::Pending && task.desired_state <= TaskState::Running
 }
 
 enum Outcome {
@@ -259,19 +362,28 @@ fn status_only(state: &ClusterState, service: &crds::service::Service) -> bool {
 /// Leader loop: decide and commit until `stop`.
 pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken) {
     let mut version = manager.sm.watch();
+    // Subscribed before the first pass: its first take says "everything".
+    let feed = manager.sm.changes();
+    let mut follower = Follower::default();
     loop {
         let now = now_ms();
         let started = std::time::Instant::now();
+        follower.changes.merge(feed.take());
         // A pass over a large state is CPU work: keep it off the threads that serve heartbeats.
         let sm = manager.sm.clone();
         let pass_config = config.clone();
         let decided = tokio::task::spawn_blocking(move || {
             let mut new_id = new_node_id;
-            sm.read(|state| decide(state, now, &pass_config, &mut new_id))
+            let decision = sm.read(|state| follower.pass(state, now, &pass_config, &mut new_id));
+            (follower, decision)
         })
         .await;
-        let Ok(decision) = decided else {
+        let Ok((mut next, decision)) = decided else {
             tracing::error!("an orchestration pass panicked; retrying in 1s");
+            follower = Follower {
+                changes: Changes::everything(),
+                ..Follower::default()
+            };
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
@@ -285,28 +397,80 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
             );
         }
         if wrote && !commit(&manager, decision.commands).await {
-            // Not leading any more, or no quorum: the next leader decides again from the state.
+            // Not leading any more, or no quorum: decide again from the whole state.
+            next.changes = Changes::everything();
+            follower = next;
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
         }
-        let wake = decision
+        follower = next;
+        let wake = follower
             .wake_at_ms
             .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
             .unwrap_or(Duration::from_secs(3600));
-        if !wrote {
+        if !wrote && feed_is_quiet(&follower) {
             tokio::select! {
                 () = stop.cancelled() => return,
                 changed = version.changed() => if changed.is_err() { return },
                 () = tokio::time::sleep(wake) => {}
             }
         }
-        // A pass reads the whole state under its read lock: leave at least as much time to
-        // the writers (Raft applying reports) as the pass took.
+        // Changes arriving together are decided together; a long pass leaves the state's
+        // writers (Raft applying reports) at least as much time as it took.
         tokio::time::sleep(MIN_PASS_INTERVAL.max(pass)).await;
         version.borrow_and_update();
+    }
+}
+
+/// Whether nothing carried over from the last pass still waits for a decision.
+fn feed_is_quiet(follower: &Follower) -> bool {
+    follower.changes.is_empty()
+}
+
+/// What the loop keeps between passes.
+#[derive(Default)]
+struct Follower {
+    /// Changes taken from the feed and not decided yet.
+    changes: Changes,
+    index: TaskIndex,
+    /// The earliest delayed decision known.
+    wake_at_ms: Option<u64>,
+}
+
+impl Follower {
+    /// One pass over what changed (everything when a node changed or a delayed decision fell
+    /// due), keeping the index and the wake-up time current.
+    fn pass(
+        &mut self,
+        state: &ClusterState,
+        now: u64,
+        config: &Config,
+        new_id: &mut dyn FnMut() -> String,
+    ) -> Decision {
+        let changes = std::mem::take(&mut self.changes);
+        self.index.update(state, &changes);
+        let due = self.wake_at_ms.is_some_and(|at| at <= now);
+        let all = changes.everything || changes.nodes || due;
+        let scope = if all {
+            Scope::All
+        } else {
+            Scope::of(state, &changes)
+        };
+        let decision = decide_in(state, now, config, &scope, Some(&self.index), new_id);
+        if decision.services_only {
+            // Tasks are decided once the services are stored: keep what this pass saw.
+            self.changes = changes;
+            return decision;
+        }
+        self.wake_at_ms = match (all, self.wake_at_ms, decision.wake_at_ms) {
+            (true, _, wake) => wake,
+            (false, Some(a), Some(b)) => Some(a.min(b)),
+            (false, a, b) => a.or(b),
+        };
+        decision
     }
 }
 

@@ -591,10 +591,13 @@ impl Running {
         mut self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<Exit, Error> {
-        let raft = self.manager.as_ref().map(|m| m.raft.clone());
+        let parts = self
+            .manager
+            .as_ref()
+            .map(|m| (m.raft.clone(), m.sm.clone()));
         let store_stopped = async move {
-            match raft {
-                Some(raft) => store_watch::stopped(raft).await,
+            match parts {
+                Some((raft, sm)) => store_watch::stopped(raft, sm).await,
                 None => std::future::pending().await,
             }
         };
@@ -608,10 +611,15 @@ impl Running {
             }
         };
         self.stop.cancel();
-        if let Some(manager) = &self.manager
-            && let Err(err) = manager.raft.shutdown().await
-        {
-            tracing::warn!(error = %err, "Raft did not shut down cleanly");
+        if let Some(manager) = &self.manager {
+            if let Err(err) = manager.raft.shutdown().await {
+                tracing::warn!(error = %err, "Raft did not shut down cleanly");
+            }
+            // What was applied reaches the file, so readers of a stopped node's store (`plan
+            // --against`) see it without the log being replayed.
+            if let Err(err) = manager.sm.flush().await {
+                tracing::warn!(error = %err, "storing the applied state before stopping failed");
+            }
         }
         for task in self.background.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;

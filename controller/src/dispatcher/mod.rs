@@ -2,7 +2,7 @@
 //! nodes' task status reports into batched Raft writes.
 //!
 //! ```text
-//!  state version changes ──▶ Sessions::compute ──▶ per-node AssignmentBatch ──▶ node
+//!  changed tasks (state machine's change feed) ──▶ Sessions::compute ──▶ per-node batches ──▶ node
 //!  node ──StatusReport──▶ buffer (latest report per task) ──every 100 ms──▶ UpdateTaskStatus
 //! ```
 //! Nodes connect over HTTPS ([`api`]) or, for simulated nodes in tests and benchmarks, in
@@ -38,6 +38,9 @@ const MIN_PASS_INTERVAL: Duration = Duration::from_millis(20);
 #[derive(Default)]
 pub struct Dispatcher {
     sessions: Mutex<Sessions>,
+    /// Sessions opened since the last pass: a node connecting never waits for a pass (which
+    /// holds `sessions` while it computes).
+    joining: Mutex<Vec<(String, sessions::Sender)>>,
     /// Task id → (reporting node, latest status).
     reports: Mutex<HashMap<String, (String, TaskStatus)>>,
     wake: Notify,
@@ -53,14 +56,25 @@ impl Dispatcher {
     /// replaced, the node is gone or this manager stops leading.
     pub fn connect(&self, node: &str) -> mpsc::UnboundedReceiver<AssignmentBatch> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.sessions().connect(node, tx);
+        self.joining
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((node.to_owned(), tx));
         self.wake.notify_one();
         rx
     }
 
-    /// Number of connected nodes.
+    /// Number of connected nodes (sessions opened since the last pass count from the next).
     pub fn connected(&self) -> usize {
         self.sessions().len()
+    }
+
+    /// Move the sessions opened since the last pass into `sessions`.
+    fn admit(&self, sessions: &mut Sessions) {
+        let joining = std::mem::take(&mut *self.joining.lock().unwrap_or_else(|p| p.into_inner()));
+        for (node, tx) in joining {
+            sessions.connect(&node, tx);
+        }
     }
 
     /// Buffer `node`'s reports; a later report of a task replaces an earlier unflushed one.
@@ -84,18 +98,25 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, manager: Arc<Manager>, stop: CancellationToken) {
         let flusher = tokio::spawn(self.clone().flush_loop(manager.clone(), stop.clone()));
         let mut version = manager.sm.watch();
+        // Subscribed before the first pass, so that pass (a full one) misses nothing.
+        let mut feed = manager.sm.changes();
         loop {
             let started = std::time::Instant::now();
-            // A pass over a large state is CPU work: keep it off the threads that serve
-            // heartbeats and sessions.
-            let (me, sm) = (self.clone(), manager.sm.clone());
+            // A pass can be CPU work (a full set for a new session is a scan of every task):
+            // keep it off the threads that serve heartbeats and sessions.
+            let (me, sm, pass_feed) = (self.clone(), manager.sm.clone(), feed.clone());
             let passed = tokio::task::spawn_blocking(move || {
-                let batches = sm.read(|state| me.sessions().compute(state));
-                me.sessions().send(batches);
+                let changes = pass_feed.take();
+                let mut sessions = me.sessions();
+                me.admit(&mut sessions);
+                let batches = sm.read(|state| sessions.compute(state, &changes));
+                sessions.send(batches);
             })
             .await;
             if passed.is_err() {
                 tracing::error!("an assignment pass panicked");
+                // The changes it took are lost: a new subscription starts with a full pass.
+                feed = manager.sm.changes();
             }
             let pass = started.elapsed();
             tokio::select! {
@@ -106,6 +127,10 @@ impl Dispatcher {
             // Leave the state's writers at least as much time as the pass took.
             tokio::time::sleep(MIN_PASS_INTERVAL.max(pass)).await;
         }
+        self.joining
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.sessions().prune(true);
         let _ = flusher.await;
     }

@@ -4,6 +4,7 @@ use tokio::sync::mpsc;
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::raft::changes::Changes;
 use crate::raft::fixtures::{service, status, task};
 use crate::raft::state::ClusterState;
 
@@ -25,6 +26,17 @@ fn state(tasks: Vec<Task>, version: u64) -> ClusterState {
         s.tasks.insert(t.meta.id.clone(), t);
     }
     s
+}
+
+/// Changes naming `ids` as changed tasks.
+fn changed(ids: &[&str]) -> Changes {
+    Changes {
+        tasks: ids
+            .iter()
+            .map(|id| ((*id).to_owned(), "shop_web".to_owned()))
+            .collect(),
+        ..Changes::default()
+    }
 }
 
 fn connected(nodes: &[&str]) -> (Sessions, Vec<mpsc::UnboundedReceiver<AssignmentBatch>>) {
@@ -57,7 +69,7 @@ fn a_new_session_gets_its_full_set_with_specs_once() {
         ],
         2,
     );
-    let batches = sessions.compute(&s);
+    let batches = sessions.compute(&s, &Changes::default());
     assert_eq!(
         summary(&batches),
         [("n1".into(), (true, 2, 0)), ("n2".into(), (true, 1, 0))].into()
@@ -65,7 +77,15 @@ fn a_new_session_gets_its_full_set_with_specs_once() {
     for (_, b) in &batches {
         assert_eq!(b.specs.len(), 1, "the spec travels with the first task");
     }
-    assert!(sessions.compute(&s).is_empty(), "nothing new, nothing sent");
+    let all = changed(&["t1", "t2", "t3", "t4", "t5"]);
+    assert!(
+        sessions.compute(&s, &all).is_empty(),
+        "nothing new, nothing sent"
+    );
+    assert!(
+        sessions.compute(&s, &Changes::everything()).is_empty(),
+        "a rescan sends nothing new either"
+    );
 }
 
 #[test]
@@ -79,7 +99,7 @@ fn deltas_carry_changed_tasks_and_departures() {
         ],
         1,
     );
-    sessions.compute(&s);
+    sessions.compute(&s, &Changes::everything());
     // t1 is told to stop, t2 finished for good, t3 is deleted, t4 is new.
     if let Some(t) = s.tasks.get_mut("t1") {
         t.desired_state = TaskState::Shutdown;
@@ -94,7 +114,7 @@ fn deltas_carry_changed_tasks_and_departures() {
     s.tasks
         .insert("t4".into(), on("t4", "n1", TaskState::Assigned, 2));
     s.version = 2;
-    let batches = sessions.compute(&s);
+    let batches = sessions.compute(&s, &changed(&["t1", "t2", "t3", "t4"]));
     assert_eq!(batches.len(), 1);
     let b = &batches[0].1;
     assert!(!b.full);
@@ -111,10 +131,10 @@ fn deltas_carry_changed_tasks_and_departures() {
 fn a_reconnecting_node_gets_the_full_set_again() {
     let (mut sessions, _rx) = connected(&["n1"]);
     let s = state(vec![on("t1", "n1", TaskState::Running, 1)], 1);
-    sessions.compute(&s);
+    sessions.compute(&s, &Changes::everything());
     let (tx, _rx2) = mpsc::unbounded_channel();
     sessions.connect("n1", tx);
-    let batches = sessions.compute(&s);
+    let batches = sessions.compute(&s, &Changes::default());
     assert_eq!(summary(&batches), [("n1".into(), (true, 1, 0))].into());
 }
 
@@ -123,9 +143,46 @@ fn sessions_whose_receiver_is_gone_are_dropped_on_send() {
     let (mut sessions, rxs) = connected(&["n1", "n2"]);
     drop(rxs);
     let s = state(vec![on("t1", "n1", TaskState::Running, 1)], 1);
-    let batches = sessions.compute(&s);
+    let batches = sessions.compute(&s, &Changes::default());
     sessions.send(batches);
     assert!(sessions.is_empty());
+}
+
+#[test]
+fn status_reports_are_not_echoed_to_the_reporting_node() {
+    let (mut sessions, _rx) = connected(&["n1"]);
+    let mut s = state(vec![on("t1", "n1", TaskState::Assigned, 1)], 1);
+    sessions.compute(&s, &Changes::everything());
+    if let Some(t) = s.tasks.get_mut("t1") {
+        t.status = status(TaskState::Running);
+        t.meta.version = 2;
+    }
+    assert!(sessions.compute(&s, &changed(&["t1"])).is_empty());
+}
+
+#[test]
+fn a_rescan_finds_tasks_deleted_meanwhile() {
+    let (mut sessions, _rx) = connected(&["n1"]);
+    let mut s = state(vec![on("t1", "n1", TaskState::Running, 1)], 1);
+    sessions.compute(&s, &Changes::everything());
+    s.tasks.remove("t1");
+    let batches = sessions.compute(&s, &Changes::everything());
+    assert_eq!(summary(&batches), [("n1".into(), (false, 0, 1))].into());
+}
+
+#[test]
+fn a_task_moved_to_another_node_leaves_the_first() {
+    let (mut sessions, _rx) = connected(&["n1", "n2"]);
+    let mut s = state(vec![on("t1", "n1", TaskState::Assigned, 1)], 1);
+    sessions.compute(&s, &Changes::everything());
+    if let Some(t) = s.tasks.get_mut("t1") {
+        t.node = Some("n2".into());
+    }
+    let batches = sessions.compute(&s, &changed(&["t1"]));
+    assert_eq!(
+        summary(&batches),
+        [("n1".into(), (false, 0, 1)), ("n2".into(), (false, 1, 0))].into()
+    );
 }
 
 /// `(full, tasks, removed)` per node.

@@ -2,7 +2,8 @@
 //!
 //! Every write is one durable redb transaction (`Durability::Immediate`, redb's default): when
 //! [`RaftLogStorage::append`] reports the entries flushed, or `save_vote` returns, the data is on
-//! disk. Entries are JSON so that a damaged file can be inspected with ordinary tools.
+//! disk. The committed pointer alone is written without waiting for the disk (see
+//! `save_committed_lazily`). Entries are JSON so that a damaged file can be inspected with ordinary tools.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -110,6 +111,23 @@ fn delete_entries(db: &Db, range: IndexRange, purged: Option<LogId<NodeId>>) -> 
     txn.commit().map_err(|e| db.error(e))
 }
 
+/// Record the committed pointer without waiting for the disk: it reaches it with the next
+/// durable transaction (an append or a state machine store, both frequent). openraft only uses
+/// it to re-apply committed entries after a restart, and a pointer a little behind merely
+/// leaves those entries to be committed again by the next leader, as for any follower.
+fn save_committed_lazily(db: &Db, committed: Option<LogId<NodeId>>) -> Result<(), Error> {
+    let bytes = db::encode(COMMITTED, &committed)?;
+    let mut txn = db.database().begin_write().map_err(|e| db.error(e))?;
+    txn.set_durability(redb::Durability::None)
+        .map_err(|e| db.error(redb::Error::from(e)))?;
+    {
+        let mut meta = txn.open_table(LOG_META).map_err(|e| db.error(e))?;
+        meta.insert(COMMITTED, bytes.as_slice())
+            .map_err(|e| db.error(e))?;
+    }
+    txn.commit().map_err(|e| db.error(e))
+}
+
 fn log_error(e: Error, verb: ErrorVerb) -> StorageError<NodeId> {
     db::to_raft(e, ErrorSubject::Logs, verb)
 }
@@ -165,7 +183,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
         self.db
-            .run(move |db| db.put(LOG_META, COMMITTED, &committed))
+            .run(move |db| save_committed_lazily(db, committed))
             .await
             .map_err(|e| log_error(e, ErrorVerb::Write))
     }

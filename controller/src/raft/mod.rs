@@ -12,6 +12,7 @@
 //! # Layout
 //! - [`command`]: [`Command`], every replicated write, and its [`Response`].
 //! - [`state`]: [`ClusterState`] and the pure, deterministic [`ClusterState::apply`].
+//! - [`changes`]: which objects each applied command changed, for the leader's loops.
 //! - [`cluster_info`]: the cluster's identity, CA and join tokens (managers only).
 //! - [`revision`]: the revision record (applied, rejected, history) kept in the state.
 //! - [`log_store`]: the Raft log, vote and committed pointer ([`LogStore`]).
@@ -20,6 +21,7 @@
 //! - [`network`]: Raft RPC between managers: HTTPS with mutual TLS, managers only.
 //! - `db`: the shared redb file: tables, JSON values, blocking IO off the async threads.
 
+pub mod changes;
 pub mod cluster_info;
 pub mod command;
 mod db;
@@ -116,6 +118,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Storing the applied state failed earlier (a full disk, an IO error); the store stops.
+    #[error("storing the applied state failed: {0}")]
+    StoreFailed(String),
     /// A storage task on the blocking thread pool panicked or was cancelled.
     #[error("a storage task did not finish: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -25,6 +25,9 @@ pub(super) async fn build(
         };
         (meta, data)
     };
+    // openraft purges the log up to the snapshot: what it shows must be on disk first, or a
+    // crash would leave the file behind a log that can no longer replay the difference.
+    shared.flush_to(meta.last_log_id).await.map_err(failed)?;
     tracing::debug!(snapshot = %meta, bytes = data.len(), "built a snapshot");
     let meta_bytes = db::encode("snapshot meta", &meta).map_err(failed)?;
     let (last, kept) = (meta.last_log_id, data.clone());
@@ -86,15 +89,26 @@ pub(super) async fn install(
     // The meta is what openraft acts on; the state must be filed under the same pointers.
     applied.last_applied = meta.last_log_id;
     applied.last_membership = meta.last_membership.clone();
-    let mut changes = Changes::everything(&applied).map_err(failed)?;
+    let mut changes = Writes::everything(&applied).map_err(failed)?;
     changes.snapshot = Some((db::encode("snapshot meta", meta).map_err(failed)?, data));
+    // No store transaction of the replaced state may land after this one.
+    let _one_at_a_time = shared.store_lock.lock().await;
     shared
         .db
         .run(move |db| changes.commit(db))
         .await
         .map_err(failed)?;
     let version = applied.state.version;
-    *shared.write() = applied;
+    let last = applied.last_applied;
+    {
+        let mut state = shared.write();
+        *shared.nodes.write().unwrap_or_else(PoisonError::into_inner) =
+            Arc::new(applied.state.nodes.clone());
+        *state = applied;
+        *shared.dirty.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+    shared.stored.send_replace(last);
+    shared.subscribers.publish(Changes::everything());
     shared.publish(version);
     tracing::info!(snapshot = %meta, version, "installed a snapshot from the leader");
     Ok(())

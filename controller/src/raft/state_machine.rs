@@ -1,22 +1,29 @@
 //! The state machine: [`ClusterState`] in memory, mirrored object by object in redb.
 //!
 //! # Persistence
-//! Each `apply` batch ends with one durable redb transaction that writes back the objects its
-//! commands touched ([`Command::keys`]), the last applied log id, the membership and the state
-//! version. The file therefore always holds exactly the state at `last_applied`, a restart loads it
-//! without replaying the log, and a write costs disk IO in proportion to the command, not to the
-//! cluster. Snapshots (JSON of the whole state) are built for followers that fell behind the log
-//! and kept in the `sm_snapshot` table.
+//! `apply` changes the state in memory and marks the objects its commands touched
+//! ([`Command::keys`]) dirty; a background store task writes the dirty objects back, with the
+//! last applied log id, the membership and the state version, in one durable redb transaction.
+//! The file therefore always holds exactly the state at its stored `last_applied`, and a write
+//! costs disk IO in proportion to the command, not to the cluster. Storing runs beside applying:
+//! while a transaction is written, later entries are applied and their objects gathered, so an
+//! object changed by several entries (a task created, then reported running) is written once.
+//! The Raft log is the durable record: after a crash, openraft re-applies the committed entries
+//! the file had not stored yet (the file is behind by at most one store transaction). A snapshot
+//! is built only once the state it shows is stored, so the log it lets openraft purge is never
+//! needed again. Snapshots (JSON of the whole state) serve followers that fell behind the log
+//! and are kept in the `sm_snapshot` table.
 //!
 //! # Readers
 //! [`StateMachineStore::read`] gives a consistent view of the state; [`StateMachineStore::watch`]
-//! wakes when its version changes, after the change is on disk.
+//! wakes when its version changes, as soon as the change is applied in memory.
 //!
 //! [`Command::keys`]: crate::raft::command::Command::keys
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Cursor;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::storage::RaftStateMachine;
@@ -29,12 +36,18 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::raft::changes::{ChangeFeed, Changes, Subscribers};
+use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::command::Response;
 use crate::raft::db::{self, Db, NODES, SERVICES, SM_META, SNAPSHOT, StrTable, TASKS};
+use crate::raft::revision::RevisionRecord;
 use crate::raft::state::{ClusterState, Key};
 use crate::raft::{Error, NodeId, TypeConfig};
+use crds::node::Node;
+use crds::service::Service;
+use crds::task::Task;
 
-// Building, installing and reading snapshots; a child module so it shares `Shared` and `Changes`.
+// Building, installing and reading snapshots; a child module so it shares `Shared` and `Writes`.
 #[path = "snapshot.rs"]
 mod snapshot;
 
@@ -73,6 +86,20 @@ struct Shared {
     db: Arc<Db>,
     applied: RwLock<Applied>,
     version: watch::Sender<u64>,
+    subscribers: Subscribers,
+    /// Objects changed in memory and not stored yet; `None` when the pointers are stored too.
+    dirty: Mutex<Option<HashSet<Key>>>,
+    /// A store task is running (it stores until nothing is dirty).
+    storing: AtomicBool,
+    /// One store transaction at a time, in order (the store task and snapshot installs).
+    store_lock: tokio::sync::Mutex<()>,
+    /// The last applied log id that is on disk.
+    stored: watch::Sender<Option<LogId<NodeId>>>,
+    /// Why storing failed: every later apply fails with it, which stops the node.
+    failure: Mutex<Option<String>>,
+    /// A copy of the nodes, kept current by `apply`: heartbeats and liveness read it without
+    /// queueing behind a long pass over the whole state (and a writer waiting for it).
+    nodes: RwLock<Arc<BTreeMap<String, Node>>>,
 }
 
 impl StateMachineStore {
@@ -81,22 +108,56 @@ impl StateMachineStore {
         let applied = load(&db)?;
         db.get::<SnapshotMeta<NodeId, BasicNode>>(SNAPSHOT, SNAPSHOT_META)?;
         let (version, _) = watch::channel(applied.state.version);
+        let (stored, _) = watch::channel(applied.last_applied);
+        let nodes = RwLock::new(Arc::new(applied.state.nodes.clone()));
         Ok(StateMachineStore {
             inner: Arc::new(Shared {
                 db,
                 applied: RwLock::new(applied),
                 version,
+                subscribers: Subscribers::default(),
+                dirty: Mutex::new(None),
+                storing: AtomicBool::new(false),
+                store_lock: tokio::sync::Mutex::new(()),
+                stored,
+                failure: Mutex::new(None),
+                nodes,
             }),
         })
     }
 
-    /// Follow the state version: the receiver sees a new value after each change is stored.
+    /// Wait until everything applied so far is on disk (a clean stop, a snapshot).
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.inner.flush().await
+    }
+
+    /// The nodes as last applied, without taking the state's lock: for the paths that must
+    /// answer within a heartbeat whatever else reads the state.
+    pub fn nodes(&self) -> Arc<BTreeMap<String, Node>> {
+        self.inner
+            .nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Why storing the applied state failed, once it did (the node must stop).
+    pub fn store_failure(&self) -> Option<String> {
+        self.inner.failed().err().map(|e| e.to_string())
+    }
+
+    /// Follow the state version: the receiver sees a new value after each change is applied.
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.inner.version.subscribe()
     }
 
-    /// Read the state; `f` runs under a read lock, so keep it short and free of IO. A change can
-    /// be visible here a moment before it is on disk; [`Self::watch`] reports only stored ones.
+    /// Follow what changes in the state, object by object (see [`crate::raft::changes`]).
+    pub fn changes(&self) -> ChangeFeed {
+        self.inner.subscribers.subscribe()
+    }
+
+    /// Read the state; `f` runs under a read lock, so keep it short and free of IO. What it
+    /// shows is applied (committed by a quorum); it reaches the file a moment later.
     pub fn read<R>(&self, f: impl FnOnce(&ClusterState) -> R) -> R {
         f(&self.inner.read().state)
     }
@@ -128,23 +189,23 @@ impl Shared {
         });
     }
 
-    /// Apply entries in memory and return their responses with the writes that persist them.
-    ///
-    /// Memory goes first, disk second: `read` may see a change a moment before it is stored. If
-    /// storing fails, openraft stops this node (a fatal storage error) and its in-memory state
-    /// must not be served any longer.
-    fn apply_entries(
-        &self,
-        entries: impl IntoIterator<Item = Entry<TypeConfig>>,
-    ) -> Result<(Vec<Response>, Changes, u64), Error> {
-        let mut applied = self.write();
-        let mut keys = BTreeSet::new();
-        let mut responses = Vec::new();
+    /// Apply entries in memory, mark what they touched dirty, and return their responses with
+    /// the new state version. The write lock is taken per entry, so readers (heartbeats, the
+    /// leader's loops) wait for one entry at most, never for a whole batch.
+    fn apply_entries(&self, entries: Vec<Entry<TypeConfig>>) -> (Vec<Response>, u64) {
+        let mut responses = Vec::with_capacity(entries.len());
+        let mut version = self.read().state.version;
         for entry in entries {
+            let keys = match &entry.payload {
+                EntryPayload::Normal(cmd) => cmd.keys(),
+                _ => Vec::new(),
+            };
+            let mut applied = self.write();
             applied.last_applied = Some(entry.log_id);
+            let mut changed = Changes::default();
             let response = match entry.payload {
                 EntryPayload::Normal(cmd) => {
-                    keys.extend(cmd.keys());
+                    changed.record(&applied.state, &cmd);
                     applied.state.apply(&cmd)
                 }
                 EntryPayload::Membership(m) => {
@@ -154,13 +215,147 @@ impl Shared {
                 EntryPayload::Blank => unchanged(&applied.state),
             };
             responses.push(response);
+            if changed.nodes {
+                self.mirror_nodes(&applied.state, &keys);
+            }
+            let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
+            dirty.get_or_insert_with(HashSet::new).extend(keys);
+            drop(dirty);
+            // Still under the write lock: whoever takes these changes reads a state that has them.
+            self.subscribers.publish(changed);
+            version = applied.state.version;
         }
-        let mut changes = Changes::default();
-        for key in &keys {
-            changes.object(&applied.state, key)?;
+        (responses, version)
+    }
+
+    /// Bring the copy of the nodes up to date with the nodes among `keys`.
+    fn mirror_nodes(&self, state: &ClusterState, keys: &[Key]) {
+        let mut mirror = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
+        let nodes = Arc::make_mut(&mut mirror);
+        for key in keys {
+            if let Key::Node(id) = key {
+                match state.nodes.get(id) {
+                    Some(node) => nodes.insert(id.clone(), node.clone()),
+                    None => nodes.remove(id),
+                };
+            }
         }
-        changes.pointers(&applied)?;
-        Ok((responses, changes, applied.state.version))
+    }
+
+    /// Start the store task unless one is running (it stores until nothing is dirty).
+    fn store_soon(self: &Arc<Self>) {
+        if self.storing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match shared.store_dirty().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "storing the applied state failed");
+                        *shared
+                            .failure
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                        shared.storing.store(false, Ordering::Release);
+                        return;
+                    }
+                }
+                shared.storing.store(false, Ordering::Release);
+                // Something may have turned dirty between the last look and the flag.
+                let more = shared
+                    .dirty
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_some();
+                if !more || shared.storing.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Store what is dirty in one durable transaction; false when nothing was.
+    async fn store_dirty(self: &Arc<Self>) -> Result<bool, Error> {
+        let _one_at_a_time = self.store_lock.lock().await;
+        let (objects, pointers, last) = {
+            // The keys and the objects under one lock: the transaction is one applied state.
+            // Copies only: encoding happens after the lock is released.
+            let applied = self.read();
+            let Some(keys) = self
+                .dirty
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            else {
+                return Ok(false);
+            };
+            let objects: Vec<Object> = keys.iter().map(|k| Object::of(&applied.state, k)).collect();
+            let mut pointers = Writes::default();
+            pointers.pointers(&applied)?;
+            (objects, pointers, applied.last_applied)
+        };
+        self.db
+            .run(move |db| {
+                let mut writes = pointers;
+                for object in objects {
+                    writes.encoded(object)?;
+                }
+                writes.commit(db)
+            })
+            .await?;
+        self.stored.send_replace(last);
+        Ok(true)
+    }
+
+    /// Wait until the state applied now is on disk.
+    async fn flush(self: &Arc<Self>) -> Result<(), Error> {
+        let target = self.read().last_applied;
+        self.flush_to(target).await
+    }
+
+    /// Wait until the state at `target` (or a later one) is on disk.
+    async fn flush_to(self: &Arc<Self>, target: Option<LogId<NodeId>>) -> Result<(), Error> {
+        let mut stored = self.stored.subscribe();
+        loop {
+            if let Some(why) = self
+                .failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+            {
+                return Err(Error::StoreFailed(why));
+            }
+            if *stored.borrow_and_update() >= target {
+                return Ok(());
+            }
+            if self
+                .dirty
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+            {
+                self.store_soon();
+            }
+            // The store task may be between transactions: look again shortly either way.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_millis(50), stored.changed()).await;
+        }
+    }
+
+    /// The failure of an earlier store, as the error every later apply reports.
+    fn failed(&self) -> Result<(), Error> {
+        match self
+            .failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            Some(why) => Err(Error::StoreFailed(why)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -201,9 +396,35 @@ fn load_table<T: DeserializeOwned>(db: &Db, table: StrTable) -> Result<BTreeMap<
     Ok(out)
 }
 
+/// A copy of one stored object as the state holds it (`None`: deleted), taken under the read
+/// lock and encoded after it.
+enum Object {
+    Node(String, Option<Node>),
+    // Services, the record and the identity are few; boxing the big variants keeps a million
+    // task copies small.
+    Service(String, Option<Box<Service>>),
+    Task(String, Option<Task>),
+    Revisions(Box<RevisionRecord>),
+    Cluster(Box<Option<ClusterInfo>>),
+}
+
+impl Object {
+    fn of(state: &ClusterState, key: &Key) -> Object {
+        match key {
+            Key::Node(id) => Object::Node(id.clone(), state.nodes.get(id).cloned()),
+            Key::Service(id) => {
+                Object::Service(id.clone(), state.services.get(id).cloned().map(Box::new))
+            }
+            Key::Task(id) => Object::Task(id.clone(), state.tasks.get(id).cloned()),
+            Key::Revisions => Object::Revisions(Box::new(state.revisions.clone())),
+            Key::Cluster => Object::Cluster(Box::new(state.cluster.clone())),
+        }
+    }
+}
+
 /// The writes of one durable transaction of the state machine.
 #[derive(Default)]
-struct Changes {
+struct Writes {
     /// Empty the object tables first (installing a snapshot).
     clear_objects: bool,
     /// `(table, id, JSON or None to delete)`.
@@ -214,7 +435,7 @@ struct Changes {
     snapshot: Option<(Vec<u8>, Vec<u8>)>,
 }
 
-impl Changes {
+impl Writes {
     /// Write back one object as it now is (or delete it).
     fn object(&mut self, state: &ClusterState, key: &Key) -> Result<(), Error> {
         let (table, id, value) = match key {
@@ -234,6 +455,25 @@ impl Changes {
         Ok(())
     }
 
+    /// Write back a copied object.
+    fn encoded(&mut self, object: Object) -> Result<(), Error> {
+        let (table, id, value) = match object {
+            Object::Node(id, node) => (NODES, id, node.as_ref().map(json).transpose()?),
+            Object::Service(id, s) => (SERVICES, id, s.as_ref().map(json).transpose()?),
+            Object::Task(id, task) => (TASKS, id, task.as_ref().map(json).transpose()?),
+            Object::Revisions(record) => {
+                self.meta.push((REVISIONS, json(&record)?));
+                return Ok(());
+            }
+            Object::Cluster(cluster) => {
+                self.meta.push((CLUSTER, json(&cluster)?));
+                return Ok(());
+            }
+        };
+        self.objects.push((table, id, value));
+        Ok(())
+    }
+
     /// The pointers that say which state the objects are: last applied, membership, version.
     fn pointers(&mut self, applied: &Applied) -> Result<(), Error> {
         self.meta.push((LAST_APPLIED, json(&applied.last_applied)?));
@@ -244,10 +484,10 @@ impl Changes {
     }
 
     /// Every object of `applied` plus its pointers, replacing whatever is stored.
-    fn everything(applied: &Applied) -> Result<Changes, Error> {
-        let mut changes = Changes {
+    fn everything(applied: &Applied) -> Result<Writes, Error> {
+        let mut changes = Writes {
             clear_objects: true,
-            ..Changes::default()
+            ..Writes::default()
         };
         let state = &applied.state;
         let keys = (state.nodes.keys().cloned().map(Key::Node))
@@ -319,18 +559,21 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let (responses, changes, version) = self
-            .inner
-            .apply_entries(entries)
+        self.inner
+            .failed()
             .map_err(|e| sm_error(e, ErrorVerb::Write))?;
+        // Applying a big entry is CPU work, and waiting for the write lock blocks: both belong
+        // off the async threads that carry heartbeats and RPCs.
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let shared = self.inner.clone();
+        let (responses, version) =
+            tokio::task::spawn_blocking(move || shared.apply_entries(entries))
+                .await
+                .map_err(|e| sm_error(Error::Task(e), ErrorVerb::Write))?;
         if responses.is_empty() {
             return Ok(responses);
         }
-        self.inner
-            .db
-            .run(move |db| changes.commit(db))
-            .await
-            .map_err(|e| sm_error(e, ErrorVerb::Write))?;
+        self.inner.store_soon();
         self.inner.publish(version);
         Ok(responses)
     }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt, RaftStateMachine};
 use openraft::testing::{StoreBuilder, Suite};
@@ -12,6 +13,7 @@ use openraft::{
 use tempfile::TempDir;
 
 use super::fixtures::script;
+
 use super::*;
 
 /// Opens the stores in a fresh temporary directory, removed when the guard drops.
@@ -106,6 +108,26 @@ async fn a_reopened_store_has_the_same_log_vote_and_state() {
     assert_eq!(before.applied.2.version, 7);
     let (mut log, mut sm) = open_store(dir.path()).expect("reopen");
     assert_eq!(observe(&mut log, &mut sm).await, before);
+}
+
+#[tokio::test]
+async fn applied_entries_reach_the_file_in_the_background() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let applied = {
+        let (_, mut sm) = open_store(dir.path()).expect("open");
+        sm.apply(entries()).await.expect("apply");
+        sm.flush().await.expect("flush");
+        sm.applied_for_test()
+    };
+    // The store task lets go of the file once it has nothing left to store.
+    let reopened = loop {
+        match open_store(dir.path()) {
+            Ok((_, sm)) => break sm,
+            Err(Error::InUse { .. }) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => panic!("reopen: {e}"),
+        }
+    };
+    assert_eq!(reopened.applied_for_test(), applied);
 }
 
 #[tokio::test]
@@ -219,6 +241,7 @@ async fn an_undecodable_value_is_reported_with_its_place() {
             let (mut log, mut sm) = open_store(dir.path()).expect("open");
             log.save_vote(&Vote::new(1, 1)).await.expect("vote");
             sm.apply(entries()).await.expect("apply");
+            sm.flush().await.expect("flush");
         }
         spoil(dir.path(), table, key);
         let e = open_error(dir.path());

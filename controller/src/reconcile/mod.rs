@@ -68,7 +68,6 @@ pub fn orchestrate(
     config: &Config,
     new_id: &mut dyn FnMut() -> String,
 ) -> Orchestration {
-    let nodes = Nodes::new(&state.nodes);
     let mut by_service: IdMap<&str, Vec<&Task>> =
         IdMap::with_capacity_and_hasher(state.services.len(), Default::default());
     for task in state.tasks.values() {
@@ -77,26 +76,59 @@ pub fn orchestrate(
             .or_default()
             .push(task);
     }
-    let mut out = Orchestration::default();
-    for service in state.services.values() {
-        let tasks = by_service
-            .remove(service.meta.id.as_str())
-            .unwrap_or_default();
-        let plan = plan_service(service, tasks, &nodes, now_ms, config, new_id);
-        out.add(plan, now_ms);
+    for name in state.services.keys() {
+        by_service.entry(name.as_str()).or_default();
     }
-    let mut removed: Vec<(&str, Vec<&Task>)> = by_service.into_iter().collect();
-    removed.sort_unstable_by_key(|(name, _)| *name);
-    for (_, tasks) in removed {
-        out.add(
-            ServicePlan {
+    orchestrate_services(
+        state,
+        now_ms,
+        config,
+        new_id,
+        by_service.into_iter().collect(),
+    )
+}
+
+/// [`orchestrate`] for some services only, each with all of its tasks: what a pass decides
+/// about the services whose tasks or specs changed. Services that no longer exist get their
+/// tasks shut down and deleted. The services are decided in name order, existing ones first.
+pub fn orchestrate_services<'a>(
+    state: &'a ClusterState,
+    now_ms: u64,
+    config: &Config,
+    new_id: &mut dyn FnMut() -> String,
+    mut services: Vec<(&'a str, Vec<&'a Task>)>,
+) -> Orchestration {
+    let nodes = Nodes::new(&state.nodes);
+    services.sort_unstable_by_key(|(name, _)| (!state.services.contains_key(*name), *name));
+    let mut out = Orchestration::default();
+    for (name, tasks) in services {
+        let plan = match state.services.get(name) {
+            Some(service) => plan_service(service, tasks, &nodes, now_ms, config, new_id),
+            None => ServicePlan {
                 tasks: plan_removed(&tasks, &nodes),
                 service: None,
             },
-            now_ms,
-        );
+        };
+        out.add(plan, now_ms);
     }
     out
+}
+
+/// The service with its replica count brought up to date, for a service whose only news since
+/// its last decision is progress (tasks moving toward running): such news cannot call for a
+/// decision, so counting its running tasks is all a full [`orchestrate`] would do. `None` when
+/// the count is right. Not for a service with an update in progress, whose batches wait for
+/// tasks to run.
+pub fn recount(service: &Service, tasks: &[&Task]) -> Option<Service> {
+    let running = tasks
+        .iter()
+        .filter(|t| t.desired_state == TaskState::Running && t.status.state == TaskState::Running)
+        .count() as u64;
+    (running != service.status.running).then(|| {
+        let mut next = service.clone();
+        next.status.running = running;
+        next
+    })
 }
 
 /// One service's decisions.
