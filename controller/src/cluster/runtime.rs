@@ -591,13 +591,10 @@ impl Running {
         mut self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<Exit, Error> {
-        let parts = self
-            .manager
-            .as_ref()
-            .map(|m| (m.raft.clone(), m.sm.clone()));
+        let raft = self.manager.as_ref().map(|m| m.raft.clone());
         let store_stopped = async move {
-            match parts {
-                Some((raft, sm)) => store_watch::stopped(raft, sm).await,
+            match raft {
+                Some(raft) => store_watch::stopped(raft).await,
                 None => std::future::pending().await,
             }
         };

@@ -7,7 +7,7 @@
 use openraft::error::Fatal;
 use openraft::{BasicNode, RaftMetrics};
 
-use crate::raft::{NodeId, Raft, StateMachineStore};
+use crate::raft::{NodeId, Raft};
 
 /// Why Raft stopped, when it stopped by itself (not the shutdown this node asked for).
 pub fn failure(metrics: &RaftMetrics<NodeId, BasicNode>) -> Option<String> {
@@ -17,25 +17,16 @@ pub fn failure(metrics: &RaftMetrics<NodeId, BasicNode>) -> Option<String> {
     }
 }
 
-/// Resolves with the reason once Raft stops by itself, or once storing the applied state
-/// failed (which stops Raft at its next apply, but no write may come to apply); never resolves
-/// otherwise.
-pub async fn stopped(raft: Raft, sm: StateMachineStore) -> String {
+/// Resolves with the reason once Raft stops by itself; never resolves otherwise.
+pub async fn stopped(raft: Raft) -> String {
     let mut metrics = raft.metrics();
-    let mut check = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         if let Some(why) = failure(&metrics.borrow_and_update()) {
             return why;
         }
-        if let Some(why) = sm.store_failure() {
-            return why;
-        }
-        tokio::select! {
-            changed = metrics.changed() => if changed.is_err() {
-                // Nothing more will be reported; whatever ends the node now is someone else's.
-                std::future::pending::<()>().await;
-            },
-            _ = check.tick() => {}
+        if metrics.changed().await.is_err() {
+            // Nothing more will be reported; whatever ends the node now is someone else's.
+            std::future::pending::<()>().await;
         }
     }
 }

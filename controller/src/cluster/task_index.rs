@@ -100,7 +100,7 @@ impl TaskIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raft::fixtures::task;
+    use crate::raft::fixtures::{changed_tasks as changed, task};
 
     fn state(tasks: Vec<Task>) -> ClusterState {
         let mut s = ClusterState::default();
@@ -108,16 +108,6 @@ mod tests {
             s.tasks.insert(t.meta.id.clone(), t);
         }
         s
-    }
-
-    fn changed(ids: &[&str]) -> Changes {
-        Changes {
-            tasks: ids
-                .iter()
-                .map(|id| ((*id).to_owned(), "shop_web".to_owned()))
-                .collect(),
-            ..Changes::default()
-        }
     }
 
     fn ids(tasks: Vec<&Task>) -> Vec<&str> {

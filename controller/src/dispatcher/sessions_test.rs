@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::raft::changes::Changes;
-use crate::raft::fixtures::{service, status, task};
+use crate::raft::fixtures::{changed_tasks as changed, service, status, task};
 use crate::raft::state::ClusterState;
 
 fn on(id: &str, node: &str, state: TaskState, version: u64) -> Task {
@@ -26,17 +26,6 @@ fn state(tasks: Vec<Task>, version: u64) -> ClusterState {
         s.tasks.insert(t.meta.id.clone(), t);
     }
     s
-}
-
-/// Changes naming `ids` as changed tasks.
-fn changed(ids: &[&str]) -> Changes {
-    Changes {
-        tasks: ids
-            .iter()
-            .map(|id| ((*id).to_owned(), "shop_web".to_owned()))
-            .collect(),
-        ..Changes::default()
-    }
 }
 
 fn connected(nodes: &[&str]) -> (Sessions, Vec<mpsc::UnboundedReceiver<AssignmentBatch>>) {

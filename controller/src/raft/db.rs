@@ -50,6 +50,9 @@ const STR_TABLES: [StrTable; 6] = [LOG_META, SM_META, NODES, SERVICES, TASKS, SN
 pub(crate) struct Db {
     database: Database,
     path: PathBuf,
+    /// The first IO error: redb refuses every later write with "previous I/O error", which
+    /// says nothing of the cause (a full disk), so later errors carry this one's message.
+    first_io_error: std::sync::Mutex<Option<String>>,
 }
 
 impl Db {
@@ -69,6 +72,7 @@ impl Db {
         let db = Db {
             database,
             path: path.to_owned(),
+            first_io_error: std::sync::Mutex::new(None),
         };
         db.create_tables()?;
         Ok(db)
@@ -100,7 +104,23 @@ impl Db {
 
     /// A redb error on this file.
     pub(crate) fn error(&self, e: impl Into<redb::Error>) -> Error {
-        storage_error(&self.path, e.into())
+        let e = e.into();
+        let mut first = self
+            .first_io_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (&e, first.as_ref()) {
+            (redb::Error::PreviousIo, Some(cause)) => {
+                return Error::StorageRefused {
+                    path: self.path.clone(),
+                    cause: cause.clone(),
+                };
+            }
+            (redb::Error::Io(io), None) => *first = Some(io.to_string()),
+            _ => {}
+        }
+        drop(first);
+        storage_error(&self.path, e)
     }
 
     /// Decode a stored value; `what` names it (`table/key`) in the error.

@@ -9,6 +9,7 @@ use crds::service::{Service, ServiceStatus};
 use crds::stack::Stack;
 use crds::task::{Task, TaskState, TaskStatus};
 
+use crate::raft::changes::Changes;
 use crate::raft::command::Command;
 use crate::raft::revision::{AppliedRevision, Outcome, RevisionInfo, RevisionRecord};
 
@@ -42,6 +43,17 @@ pub fn task(id: &str, state: TaskState) -> Task {
         attempt: 0,
         desired_state: TaskState::Running,
         status: status(state),
+    }
+}
+
+/// Changes naming tasks `ids` of `shop_web` as changed.
+pub fn changed_tasks(ids: &[&str]) -> Changes {
+    Changes {
+        tasks: ids
+            .iter()
+            .map(|id| ((*id).to_owned(), "shop_web".to_owned()))
+            .collect(),
+        ..Changes::default()
     }
 }
 

@@ -109,6 +109,14 @@ pub enum Error {
         #[source]
         source: redb::Error,
     },
+    /// The file refuses writes after an earlier IO error (redb's "previous I/O error").
+    #[error("{path}: {cause} (an earlier write failed; the store accepts no more until restarted)")]
+    StorageRefused {
+        /// The file.
+        path: PathBuf,
+        /// The earlier IO error.
+        cause: String,
+    },
     /// A value could not be encoded (a bug: every stored type is plain data).
     #[error("cannot encode {what}: {source}")]
     Encode {

@@ -12,7 +12,8 @@
 //! the file had not stored yet (the file is behind by at most one store transaction). A snapshot
 //! is built only once the state it shows is stored, so the log it lets openraft purge is never
 //! needed again. Snapshots (JSON of the whole state) serve followers that fell behind the log
-//! and are kept in the `sm_snapshot` table.
+//! and are kept in the `sm_snapshot` table. When a store transaction fails (a full disk), the
+//! next `apply` fails with its error, which stops the node; what was acknowledged is in the log.
 //!
 //! # Readers
 //! [`StateMachineStore::read`] gives a consistent view of the state; [`StateMachineStore::watch`]
@@ -139,11 +140,6 @@ impl StateMachineStore {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    /// Why storing the applied state failed, once it did (the node must stop).
-    pub fn store_failure(&self) -> Option<String> {
-        self.inner.failed().err().map(|e| e.to_string())
     }
 
     /// Follow the state version: the receiver sees a new value after each change is applied.
