@@ -153,18 +153,27 @@ impl Dispatcher {
         if buffered.is_empty() {
             return;
         }
-        let updates: Vec<(String, TaskStatus)> = manager.sm.read(|state| {
-            buffered
-                .into_iter()
-                .filter(|(id, (node, _))| {
-                    state
-                        .tasks
-                        .get(id)
-                        .is_some_and(|t| t.node.as_deref() == Some(node.as_str()))
-                })
-                .map(|(id, (_, status))| (id, status))
-                .collect()
-        });
+        // Waiting for the state's lock (behind a long pass) must not block an async thread.
+        let sm = manager.sm.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            sm.read(|state| {
+                buffered
+                    .into_iter()
+                    .filter(|(id, (node, _))| {
+                        state
+                            .tasks
+                            .get(id)
+                            .is_some_and(|t| t.node.as_deref() == Some(node.as_str()))
+                    })
+                    .map(|(id, (_, status))| (id, status))
+                    .collect::<Vec<(String, TaskStatus)>>()
+            })
+        })
+        .await;
+        let Ok(updates) = checked else {
+            tracing::error!("checking status reports panicked; they are dropped");
+            return;
+        };
         let writes = updates.chunks(REPORTS_PER_WRITE).map(|chunk| {
             manager.writer.write_as_leader(Command::UpdateTaskStatus {
                 updates: chunk.to_vec(),
