@@ -90,6 +90,11 @@ pub struct TaskStatus {
     /// When the state was reached (ms since the epoch).
     #[serde(default)]
     pub timestamp_ms: u64,
+    /// When the task first reported `running` (ms since the epoch); kept by the managers through
+    /// later states, so an update can tell a task that failed soon after starting from one that
+    /// never ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
     /// Health, for a running task whose service has a healthcheck.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<TaskHealth>,

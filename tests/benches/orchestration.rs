@@ -122,6 +122,28 @@ async fn scale(tasks: usize, nodes: usize) {
     println!(
         "tasks stored {tasks_stored} (replacements beyond {expected} mean churn), nodes down {nodes_down}"
     );
+    // Where churn comes from: the tasks that are not the running ones, by desired and observed
+    // state and by why they ended.
+    let others = cluster.read(|s| {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for t in s.tasks.values() {
+            if t.desired_state == TaskState::Running && t.status.state == TaskState::Running {
+                continue;
+            }
+            let why = t
+                .status
+                .error
+                .as_deref()
+                .or(t.status.message.as_deref())
+                .unwrap_or("");
+            let key = format!("desired {:?}, {:?}: {why}", t.desired_state, t.status.state);
+            *counts.entry(key).or_default() += 1;
+        }
+        counts
+    });
+    for (what, count) in others {
+        println!("  {count} tasks {what}");
+    }
     println!(
         "scale: {expected} tasks on {nodes} simulated nodes: all assigned after {:.2} s, all reported running after {:.2} s ({:.0} tasks/s); peak RSS {} MiB; Raft log at {}",
         assigned.as_secs_f64(),

@@ -424,6 +424,7 @@ fn report(
         exit_code: observation.exit_code,
         timestamp_ms: now_ms,
         health,
+        started_at_ms: None,
     };
     entry.reported = Some(status.clone());
     reports.push((id.to_owned(), status));

@@ -156,28 +156,30 @@ impl Manager {
         let leader = self.leader_id();
         let metrics = self.raft.metrics();
         let voters: Vec<NodeId> = metrics.borrow().membership_config.voter_ids().collect();
-        let nodes = self.sm.nodes();
-        nodes
-            .values()
-            .map(|node| {
-                let raft_id = node.description.raft_id;
-                let manager_status = (node.spec.role == NodeRole::Manager
-                    || voters.contains(&raft_id))
-                .then(|| {
-                    if Some(raft_id) == leader {
-                        ManagerStatus::Leader
-                    } else if voters.contains(&raft_id) && node.status.state == NodeState::Ready {
-                        ManagerStatus::Reachable
-                    } else {
-                        ManagerStatus::Unreachable
+        self.sm.with_nodes(|nodes| {
+            nodes
+                .values()
+                .map(|node| {
+                    let raft_id = node.description.raft_id;
+                    let manager_status = (node.spec.role == NodeRole::Manager
+                        || voters.contains(&raft_id))
+                    .then(|| {
+                        if Some(raft_id) == leader {
+                            ManagerStatus::Leader
+                        } else if voters.contains(&raft_id) && node.status.state == NodeState::Ready
+                        {
+                            ManagerStatus::Reachable
+                        } else {
+                            ManagerStatus::Unreachable
+                        }
+                    });
+                    NodeView {
+                        node: node.clone(),
+                        manager_status,
                     }
-                });
-                NodeView {
-                    node: node.clone(),
-                    manager_status,
-                }
-            })
-            .collect()
+                })
+                .collect()
+        })
     }
 }
 

@@ -87,11 +87,13 @@ pub fn plan(
 
 /// The managers of the replicated state: Raft id → API address.
 pub fn managers_in(sm: &StateMachineStore) -> BTreeMap<NodeId, String> {
-    sm.nodes()
-        .values()
-        .filter(|n| n.spec.role == NodeRole::Manager && n.description.raft_id != 0)
-        .map(|n| (n.description.raft_id, n.description.advertise_addr.clone()))
-        .collect()
+    sm.with_nodes(|nodes| {
+        nodes
+            .values()
+            .filter(|n| n.spec.role == NodeRole::Manager && n.description.raft_id != 0)
+            .map(|n| (n.description.raft_id, n.description.advertise_addr.clone()))
+            .collect()
+    })
 }
 
 /// Runs until `stop` is cancelled (leadership lost): whenever the state or Raft's metrics change,

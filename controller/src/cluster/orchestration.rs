@@ -29,9 +29,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::join_api::new_node_id;
 use crate::cluster::manager::{Manager, now_ms};
 use crate::cluster::task_index::{TaskIndex, waits_for_placement};
-use crate::raft::Command;
 use crate::raft::changes::Changes;
 use crate::raft::state::ClusterState;
+use crate::raft::{Command, Response};
 use crate::{reconcile, scheduler, services};
 
 /// The most tasks in one Raft entry (an entry stays a few MiB).
@@ -365,6 +365,10 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
     // Subscribed before the first pass: its first take says "everything".
     let feed = manager.sm.changes();
     let mut follower = Follower::default();
+    // Entries of earlier terms may still be on their way into the state: decide on all of them.
+    if !caught_up(&manager, &stop).await {
+        return;
+    }
     loop {
         let now = now_ms();
         let started = std::time::Instant::now();
@@ -396,13 +400,18 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
                 "orchestration pass"
             );
         }
-        if wrote && !commit(&manager, decision.commands).await {
-            // Not leading any more, or no quorum: decide again from the whole state.
+        if wrote && !commit(&manager, decision.commands, &stop).await {
+            // A decision was rejected, or leadership was lost: decide again from the whole
+            // state, once every proposal of this pass is in it (deciding without one that is
+            // still applied would create its tasks twice).
             next.changes = Changes::everything();
             follower = next;
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            if !caught_up(&manager, &stop).await {
+                return;
             }
             continue;
         }
@@ -422,6 +431,26 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
         // writers (Raft applying reports) at least as much time as it took.
         tokio::time::sleep(MIN_PASS_INTERVAL.max(pass)).await;
         version.borrow_and_update();
+    }
+}
+
+/// Wait until everything proposed so far is applied: a no-op entry (an empty status update) is
+/// committed after every proposal made before it, so once it is applied they are too (or were
+/// dropped with a lost leadership). False when `stop` came first or this manager stopped leading.
+async fn caught_up(manager: &Manager, stop: &CancellationToken) -> bool {
+    let barrier = Command::UpdateTaskStatus {
+        updates: Vec::new(),
+        at_ms: now_ms(),
+    };
+    tokio::select! {
+        () = stop.cancelled() => false,
+        written = manager.raft.client_write(barrier) => match written {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::info!(error = %err, "not deciding: the state did not catch up");
+                false
+            }
+        },
     }
 }
 
@@ -474,22 +503,33 @@ impl Follower {
     }
 }
 
-/// Commit `commands` in order, a few at a time; false when a write failed.
-async fn commit(manager: &Manager, commands: Vec<Command>) -> bool {
+/// Commit `commands` in order, a few at a time; false when a write failed or `stop` came.
+/// No timeout: at scale an entry of thousands of tasks may take longer than a client's write
+/// timeout, and giving up on a write that is still applied later would decide its tasks twice.
+async fn commit(manager: &Manager, commands: Vec<Command>, stop: &CancellationToken) -> bool {
     let mut commands = commands.into_iter();
     loop {
         let group: Vec<Command> = commands.by_ref().take(WRITES_IN_FLIGHT).collect();
         if group.is_empty() {
             return true;
         }
-        let writes = group
-            .into_iter()
-            .map(|cmd| manager.writer.write_as_leader(cmd));
+        let writes = group.into_iter().map(|cmd| manager.raft.client_write(cmd));
+        let results = tokio::select! {
+            () = stop.cancelled() => return false,
+            results = futures_util::future::join_all(writes) => results,
+        };
         let mut ok = true;
-        for result in futures_util::future::join_all(writes).await {
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "committing orchestration decisions failed");
-                ok = false;
+        for result in results {
+            match result.map(|written| written.data) {
+                Ok(Response::Ok { .. }) => {}
+                Ok(Response::Rejected { reason }) => {
+                    tracing::warn!(%reason, "an orchestration decision was rejected");
+                    ok = false;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "committing orchestration decisions failed");
+                    ok = false;
+                }
             }
         }
         if !ok {

@@ -47,7 +47,7 @@ pub async fn heartbeat(
     if !manager.is_leader() {
         return not_leader(&manager);
     }
-    let Some(node) = manager.sm.nodes().get(&peer.node_id).cloned() else {
+    let Some(node) = manager.sm.node(&peer.node_id) else {
         return removed(&peer.node_id);
     };
     match manager.liveness().as_mut() {
@@ -191,11 +191,12 @@ pub async fn watch_liveness(manager: Arc<Manager>, stop: CancellationToken) {
             let Some(liveness) = guard.as_ref() else {
                 continue;
             };
-            let nodes = manager.sm.nodes();
-            liveness.overdue(
-                nodes.values().map(|n| (n.meta.id.as_str(), n.status.state)),
-                Instant::now(),
-            )
+            manager.sm.with_nodes(|nodes| {
+                liveness.overdue(
+                    nodes.values().map(|n| (n.meta.id.as_str(), n.status.state)),
+                    Instant::now(),
+                )
+            })
         };
         for node in overdue {
             let message = format!(

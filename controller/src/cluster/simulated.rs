@@ -180,7 +180,7 @@ async fn heartbeat(manager: &Manager, id: &str) {
     if let Some(liveness) = manager.liveness().as_mut() {
         liveness.seen(id, Instant::now());
     }
-    let node = manager.sm.nodes().get(id).cloned();
+    let node = manager.sm.node(id);
     if let Some(node) = node.filter(|_| manager.is_leader()) {
         mark_ready(manager, &node).await;
     }

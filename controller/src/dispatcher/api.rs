@@ -32,7 +32,10 @@ pub async fn assignments(
     if !manager.is_leader() {
         return not_leader(&manager);
     }
-    if !manager.sm.nodes().contains_key(&peer.node_id) {
+    if !manager
+        .sm
+        .with_nodes(|nodes| nodes.contains_key(&peer.node_id))
+    {
         return error(
             StatusCode::FORBIDDEN,
             format!("node {} is not a member of the cluster", peer.node_id),

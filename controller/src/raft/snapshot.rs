@@ -102,8 +102,7 @@ pub(super) async fn install(
     let last = applied.last_applied;
     {
         let mut state = shared.write();
-        *shared.nodes.write().unwrap_or_else(PoisonError::into_inner) =
-            Arc::new(applied.state.nodes.clone());
+        *shared.nodes.write().unwrap_or_else(PoisonError::into_inner) = applied.state.nodes.clone();
         *state = applied;
         *shared.dirty.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }

@@ -291,6 +291,8 @@ impl ClusterState {
                 // The writer read the task before an agent's report was applied: keep the report.
                 task.status = old.status.clone();
                 effect.ignored += 1;
+            } else if let Some(old) = self.tasks.get(&task.meta.id) {
+                task.status.started_at_ms = task.status.started_at_ms.or(old.status.started_at_ms);
             }
             effect.merge(Effect::changed(upsert(&mut self.tasks, task, stamp)));
         }
@@ -304,11 +306,14 @@ impl ClusterState {
                 Some(task) if !moves_forward(task.status.state, status.state) => {
                     effect.ignored += 1
                 }
-                Some(task) if task.status == *status => {}
                 Some(task) => {
-                    task.status = status.clone();
-                    touch(&mut task.meta, stamp);
-                    effect.changed = true;
+                    let mut next = status.clone();
+                    next.started_at_ms = started_at(&task.status, status);
+                    if task.status != next {
+                        task.status = next;
+                        touch(&mut task.meta, stamp);
+                        effect.changed = true;
+                    }
                 }
                 None => effect.ignored += 1,
             }
@@ -336,6 +341,16 @@ impl ClusterState {
         }
         Ok(effect)
     }
+}
+
+/// When the task first ran: kept once known, else the start the agent reported, else the time of
+/// a `running` report. Taken from the command, never from the clock, so every manager applies
+/// the same value.
+fn started_at(current: &TaskStatus, report: &TaskStatus) -> Option<u64> {
+    current
+        .started_at_ms
+        .or(report.started_at_ms)
+        .or_else(|| (report.state == TaskState::Running).then_some(report.timestamp_ms))
 }
 
 /// A status may stay in its state (with new details) or move forward, never back.

@@ -98,9 +98,10 @@ struct Shared {
     stored: watch::Sender<Option<LogId<NodeId>>>,
     /// Why storing failed: every later apply fails with it, which stops the node.
     failure: Mutex<Option<String>>,
-    /// A copy of the nodes, kept current by `apply`: heartbeats and liveness read it without
-    /// queueing behind a long pass over the whole state (and a writer waiting for it).
-    nodes: RwLock<Arc<BTreeMap<String, Node>>>,
+    /// A copy of the nodes, kept current by `apply` (changed in place, node by node):
+    /// heartbeats and liveness read it without queueing behind a long pass over the whole state
+    /// (and a writer waiting for it).
+    nodes: RwLock<BTreeMap<String, Node>>,
 }
 
 impl StateMachineStore {
@@ -110,7 +111,7 @@ impl StateMachineStore {
         db.get::<SnapshotMeta<NodeId, BasicNode>>(SNAPSHOT, SNAPSHOT_META)?;
         let (version, _) = watch::channel(applied.state.version);
         let (stored, _) = watch::channel(applied.last_applied);
-        let nodes = RwLock::new(Arc::new(applied.state.nodes.clone()));
+        let nodes = RwLock::new(applied.state.nodes.clone());
         Ok(StateMachineStore {
             inner: Arc::new(Shared {
                 db,
@@ -132,14 +133,20 @@ impl StateMachineStore {
         self.inner.flush().await
     }
 
-    /// The nodes as last applied, without taking the state's lock: for the paths that must
-    /// answer within a heartbeat whatever else reads the state.
-    pub fn nodes(&self) -> Arc<BTreeMap<String, Node>> {
-        self.inner
+    /// Read the nodes as last applied, without taking the state's lock: for the paths that must
+    /// answer within a heartbeat whatever else reads the state. Keep `f` short: `apply` waits
+    /// for it when a command changes a node.
+    pub fn with_nodes<R>(&self, f: impl FnOnce(&BTreeMap<String, Node>) -> R) -> R {
+        f(&self
+            .inner
             .nodes
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// One node as last applied (see [`StateMachineStore::with_nodes`]).
+    pub fn node(&self, id: &str) -> Option<Node> {
+        self.with_nodes(|nodes| nodes.get(id).cloned())
     }
 
     /// Follow the state version: the receiver sees a new value after each change is applied.
@@ -226,8 +233,7 @@ impl Shared {
 
     /// Bring the copy of the nodes up to date with the nodes among `keys`.
     fn mirror_nodes(&self, state: &ClusterState, keys: &[Key]) {
-        let mut mirror = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
-        let nodes = Arc::make_mut(&mut mirror);
+        let mut nodes = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
         for key in keys {
             if let Key::Node(id) = key {
                 match state.nodes.get(id) {

@@ -36,6 +36,15 @@ pub(crate) enum Verdict {
     RollBack(Box<ServiceSpec>),
 }
 
+/// A task of the update counts as failed when it never ran (bad image, rejected, crashed before
+/// reporting `running`) or failed within `monitor` of starting, as in SwarmKit's updater: a
+/// slow pull must not hide a failure, and a task that ran longer than `monitor` had its chance.
+fn failed_while_monitored(task: &Task, monitor: u64) -> bool {
+    task.status
+        .started_at_ms
+        .is_none_or(|started| task.status.timestamp_ms.saturating_sub(started) <= monitor)
+}
+
 /// Count the failures of the update in flight and apply `failure_action` when there are too
 /// many. `update` is the service's update status, changed in place; `slots` is how many slots
 /// the update replaces.
@@ -59,11 +68,7 @@ pub(crate) fn assess(
         if task.spec_hash == hash
             && task.meta.created_at_ms >= status.started_at_ms
             && matches!(task.status.state, TaskState::Failed | TaskState::Rejected)
-            && task
-                .status
-                .timestamp_ms
-                .saturating_sub(task.meta.created_at_ms)
-                <= monitor
+            && failed_while_monitored(task, monitor)
         {
             failures += 1;
             let newer = last.is_none_or(|l| {

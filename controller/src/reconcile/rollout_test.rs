@@ -148,6 +148,68 @@ fn failing_update(action: FailureAction) -> (World, String) {
 }
 
 #[test]
+fn a_task_that_never_ran_counts_however_late_it_fails() {
+    let mut world = settled(
+        |s| {
+            s.spec.update_config.failure_action = FailureAction::Pause;
+            s.spec.update_config.monitor = ms(5_000);
+            s.spec.restart_policy.delay = ms(60_000);
+        },
+        2,
+    );
+    change_image(&mut world, "nginx:slow-to-pull");
+    world.run();
+    world.place();
+    let hash = world.service(WEB).spec.template_hash();
+    let new = world
+        .holders()
+        .iter()
+        .find(|t| t.spec_hash == hash)
+        .map(|t| t.meta.id.clone())
+        .expect("a new task");
+    // A pull that takes longer than the monitor period, then the engine rejects the image.
+    world.now += 60_000;
+    world.report(&new, TaskState::Rejected);
+    world.run();
+    assert_eq!(update_state(&world), Some(UpdateState::Paused));
+}
+
+#[test]
+fn a_task_that_ran_past_the_monitor_period_is_not_an_update_failure() {
+    let mut world = settled(
+        |s| {
+            s.spec.update_config.failure_action = FailureAction::Pause;
+            s.spec.update_config.monitor = ms(30_000);
+            s.spec.update_config.parallelism = 1;
+            s.spec.restart_policy.delay = ms(60_000);
+        },
+        2,
+    );
+    change_image(&mut world, "nginx:2");
+    world.run();
+    world.place();
+    world.agents();
+    world.run();
+    world.place();
+    world.agents();
+    let hash = world.service(WEB).spec.template_hash();
+    let running = world
+        .holders()
+        .iter()
+        .find(|t| t.spec_hash == hash && t.status.state == TaskState::Running)
+        .map(|t| t.meta.id.clone())
+        .expect("a new task running");
+    assert_eq!(
+        world.state.tasks[&running].status.started_at_ms,
+        Some(world.now)
+    );
+    world.now += 31_000;
+    world.report(&running, TaskState::Failed);
+    world.run();
+    assert_eq!(update_state(&world), Some(UpdateState::Updating));
+}
+
+#[test]
 fn a_failure_pauses_the_update_and_names_the_task() {
     let (mut world, failed) = failing_update(FailureAction::Pause);
     world.run();
