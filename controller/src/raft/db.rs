@@ -19,9 +19,11 @@ use crate::raft::{Error, NodeId};
 /// The file inside the data directory.
 pub(crate) const FILE_NAME: &str = "raft.redb";
 
-/// Page cache limit. redb's default is 1 GiB; the cluster state lives in memory anyway, so the
-/// cache mostly serves recent log entries to replication.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Page cache limit (an upper bound: a small cluster's file never fills it). The state lives in
+/// memory, but the state machine's task table is updated in place, a random page per task: at a
+/// million tasks a 64 MiB cache made every write read its page back first (1M bench: all
+/// running 91.6 s with 64 MiB, 73.1 s with 512 MiB).
+const CACHE_BYTES: usize = 512 * 1024 * 1024;
 
 /// A table of JSON values by string key.
 pub(crate) type StrTable = TableDefinition<'static, &'static str, &'static [u8]>;
