@@ -118,8 +118,8 @@ fn start_first_keeps_the_old_task_until_the_new_one_is_running_and_healthy() {
     assert_eq!(update_state(&world), Some(UpdateState::Completed));
 }
 
-/// Update 2 replicas; the first new task fails within the monitor period.
-fn failing_update(action: FailureAction) -> (World, String) {
+/// Update 2 replicas (monitor 30 s) until the first new task runs; returns it.
+fn first_new_task_running(action: FailureAction) -> (World, String) {
     let mut world = settled(
         |s| {
             s.spec.update_config.failure_action = action;
@@ -129,12 +129,11 @@ fn failing_update(action: FailureAction) -> (World, String) {
         2,
     );
     change_image(&mut world, "nginx:broken");
-    world.run();
-    world.place();
-    world.agents();
-    world.run();
-    world.place();
-    world.agents();
+    for _ in 0..2 {
+        world.run();
+        world.place();
+        world.agents();
+    }
     let hash = world.service(WEB).spec.template_hash();
     let new = world
         .holders()
@@ -142,6 +141,12 @@ fn failing_update(action: FailureAction) -> (World, String) {
         .find(|t| t.spec_hash == hash && t.status.state == TaskState::Running)
         .map(|t| t.meta.id.clone())
         .expect("a new task running");
+    (world, new)
+}
+
+/// Update 2 replicas; the first new task fails within the monitor period.
+fn failing_update(action: FailureAction) -> (World, String) {
+    let (mut world, new) = first_new_task_running(action);
     world.now += 1_000;
     world.report(&new, TaskState::Failed);
     (world, new)
@@ -176,29 +181,7 @@ fn a_task_that_never_ran_counts_however_late_it_fails() {
 
 #[test]
 fn a_task_that_ran_past_the_monitor_period_is_not_an_update_failure() {
-    let mut world = settled(
-        |s| {
-            s.spec.update_config.failure_action = FailureAction::Pause;
-            s.spec.update_config.monitor = ms(30_000);
-            s.spec.update_config.parallelism = 1;
-            s.spec.restart_policy.delay = ms(60_000);
-        },
-        2,
-    );
-    change_image(&mut world, "nginx:2");
-    world.run();
-    world.place();
-    world.agents();
-    world.run();
-    world.place();
-    world.agents();
-    let hash = world.service(WEB).spec.template_hash();
-    let running = world
-        .holders()
-        .iter()
-        .find(|t| t.spec_hash == hash && t.status.state == TaskState::Running)
-        .map(|t| t.meta.id.clone())
-        .expect("a new task running");
+    let (mut world, running) = first_new_task_running(FailureAction::Pause);
     assert_eq!(
         world.state.tasks[&running].status.started_at_ms,
         Some(world.now)
