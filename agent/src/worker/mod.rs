@@ -42,7 +42,7 @@ use plan::{Action, Outcome, Planner, Step};
 
 /// Most executor steps in flight at once: a 50-replica deploy starts its containers in
 /// parallel, as `docker compose up --scale` does, without flooding the engine.
-pub const MAX_STEPS_IN_FLIGHT: usize = 32;
+pub const MAX_STEPS_IN_FLIGHT: usize = 64;
 /// How often every container is listed again even when the event stream looks healthy.
 pub const RESYNC_INTERVAL: Duration = Duration::from_secs(60);
 /// First delay before subscribing to the engine again; doubles up to [`RESUBSCRIBE_MAX`].

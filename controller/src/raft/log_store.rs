@@ -207,14 +207,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let encoded: Result<Vec<(u64, Vec<u8>)>, Error> = entries
-            .into_iter()
-            .map(|e| Ok((e.log_id.index, db::encode("log entry", &e)?)))
-            .collect();
-        let written = match encoded {
-            Ok(encoded) => self.db.run(move |db| write_entries(db, encoded)).await,
-            Err(e) => Err(e),
-        };
+        // Encoding an entry of thousands of tasks is CPU work: it runs with the write, off the
+        // async threads that serve heartbeats.
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let written = self
+            .db
+            .run(move |db| {
+                let encoded = entries
+                    .iter()
+                    .map(|e| Ok((e.log_id.index, db::encode("log entry", e)?)))
+                    .collect::<Result<Vec<(u64, Vec<u8>)>, Error>>()?;
+                write_entries(db, encoded)
+            })
+            .await;
         match written {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));

@@ -282,22 +282,37 @@ impl Shared {
     /// Store what is dirty in one durable transaction; false when nothing was.
     async fn store_dirty(self: &Arc<Self>) -> Result<bool, Error> {
         let _one_at_a_time = self.store_lock.lock().await;
-        let (objects, pointers, last) = {
+        if self
+            .dirty
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+        {
+            return Ok(false);
+        }
+        // Copying hundreds of thousands of objects (and waiting for the state's lock) is work
+        // for a blocking thread, not for the async threads that serve heartbeats.
+        let shared = self.clone();
+        let gathered = tokio::task::spawn_blocking(move || {
             // The keys and the objects under one lock: the transaction is one applied state.
             // Copies only: encoding happens after the lock is released.
-            let applied = self.read();
-            let Some(keys) = self
+            let applied = shared.read();
+            let Some(keys) = shared
                 .dirty
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take()
             else {
-                return Ok(false);
+                return Ok(None);
             };
             let objects: Vec<Object> = keys.iter().map(|k| Object::of(&applied.state, k)).collect();
             let mut pointers = Writes::default();
             pointers.pointers(&applied)?;
-            (objects, pointers, applied.last_applied)
+            Ok::<_, Error>(Some((objects, pointers, applied.last_applied)))
+        })
+        .await??;
+        let Some((objects, pointers, last)) = gathered else {
+            return Ok(false);
         };
         self.db
             .run(move |db| {
