@@ -15,6 +15,10 @@ use controller::cluster::simulated::{Control, Shape};
 use crds::task::TaskState;
 use tests::sim::SimCluster;
 
+/// The allocator of the `reconciler` binary, so the manager in this process behaves as it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
