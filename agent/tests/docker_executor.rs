@@ -455,3 +455,66 @@ async fn connecting_to_a_refusing_address_is_one_clear_line() {
     assert!(!text.contains('\n'), "{text}");
     eprintln!("{text}");
 }
+
+/// Agents sharing one engine (simulated nodes on one machine) deploy replicas of a new stack at
+/// the same moment: each creates the stack network on demand, and all of them must end up on one
+/// network (a duplicate name makes the engine refuse to start containers: "ambiguous").
+#[tokio::test]
+async fn agents_sharing_an_engine_settle_on_one_stack_network() {
+    use agent::executor::Executor;
+
+    let Some((first, cleanup)) = connect("share-a", None).await else {
+        return;
+    };
+    let mut agents = vec![(first, None)];
+    for name in ["share-b", "share-c"] {
+        let (executor, other) = connect(name, None).await.expect("the engine answered");
+        agents.push((executor, Some(other)));
+    }
+    let stack = crds::stack::from_text(&cleanup.stack, ECHO).expect("valid stack");
+    let spec = stack.services.into_values().next().expect("one service");
+    // Three replicas on each agent, all prepared at once.
+    let spec = &spec;
+    let prepares = agents.iter().flat_map(|(executor, _)| {
+        (1..=3u64).map(move |slot| {
+            let task = Task {
+                meta: ObjectMeta {
+                    id: format!("{}-{slot}", executor.node_id()),
+                    ..ObjectMeta::default()
+                },
+                service: spec.name.clone(),
+                slot,
+                node: Some(executor.node_id().to_owned()),
+                spec_hash: spec.template_hash(),
+                ..Task::default()
+            };
+            async move {
+                let created = executor.prepare(&task, spec).await.expect("prepared");
+                executor
+                    .start(&created.container_id)
+                    .await
+                    .expect("started")
+            }
+        })
+    });
+    let started = futures_util::future::join_all(prepares).await;
+    let network = format!("{}_default", cleanup.stack);
+    let copies = docker(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{network}$"),
+    ]);
+    assert_eq!(copies.lines().count(), 1, "one {network}: {copies}");
+    for status in &started {
+        assert_eq!(status.state, agent::executor::ContainerState::Running);
+        let attached = docker(&[
+            "inspect",
+            "-f",
+            "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}",
+            &status.container_id,
+        ]);
+        assert_eq!(attached, network);
+    }
+}

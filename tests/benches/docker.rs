@@ -5,7 +5,9 @@
 //!   timed from the commit (a manager with an embedded agent is already following the
 //!   repository); compose from `docker compose up -d --scale web=50` (or `docker-compose` where
 //!   only the standalone tool is installed) to 50 running; swarm from
-//!   `docker stack deploy` to 50 running. Trials alternate between the tools.
+//!   `docker stack deploy` to 50 running. Trials alternate between the tools. Beside them, the
+//!   engine's floor: the same 50 containers created and started straight through the Engine
+//!   API, all at once, with no orchestration at all — what any tool on this engine pays.
 //! - `crash`: `docker kill` of one of 3 replicas → a replacement running, 20 times.
 //! - `rss`: resident memory of an agent-only node running 50 tasks, idle.
 //!
@@ -82,16 +84,19 @@ fn deploy() {
     let mut ours = Vec::new();
     let mut compose = Vec::new();
     let mut stack = Vec::new();
+    let mut floor = Vec::new();
     for trial in 0..trials {
         ours.push(deploy_ours(dir.path(), trial, replicas));
         compose.push(deploy_compose(dir.path(), trial, replicas));
+        floor.push(engine_floor(replicas));
         if swarm {
             stack.push(deploy_swarm(dir.path(), trial, replicas));
         }
         eprintln!(
-            "trial {trial}: reconciler {}, compose {}{}",
+            "trial {trial}: reconciler {}, compose {}, engine API {}{}",
             ms(ours[trial]),
             ms(compose[trial]),
+            ms(floor[trial]),
             stack
                 .get(trial)
                 .map(|s| format!(", swarm {}", ms(*s)))
@@ -101,10 +106,11 @@ fn deploy() {
     if swarm {
         let _ = docker(&["swarm", "leave", "--force"]);
     }
-    let (o, c) = (median(ours), median(compose));
+    let (o, c, f) = (median(ours), median(compose), median(floor));
     println!("deploy {replicas} replicas, median of {trials}:");
     println!("  reconciler (commit → all running): {}", ms(o));
     println!("  docker compose up -d --scale:       {}", ms(c));
+    println!("  engine API alone (create + start):  {}", ms(f));
     if !stack.is_empty() {
         println!(
             "  docker stack deploy:                {}",
@@ -117,6 +123,12 @@ fn deploy() {
     );
     tests::figure("p6.deploy50_reconciler", o.as_secs_f64() * 1000.0, "ms");
     tests::figure("p6.deploy50_compose", c.as_secs_f64() * 1000.0, "ms");
+    tests::figure("p6.deploy50_engine_api", f.as_secs_f64() * 1000.0, "ms");
+    tests::figure(
+        "p6.deploy50_engine_api_ratio_to_compose",
+        f.as_secs_f64() / c.as_secs_f64(),
+        "x",
+    );
     tests::figure(
         "p6.deploy50_ratio_to_compose",
         o.as_secs_f64() / c.as_secs_f64(),
@@ -151,6 +163,84 @@ fn deploy_ours(dir: &std::path::Path, trial: usize, replicas: usize) -> Duration
     );
     drop(manager);
     took
+}
+
+/// The engine's floor for `replicas` containers of the bench's service on a stack network: each
+/// created and started through the Engine API, all at once (as compose and the agent attach
+/// their containers to a user-defined bridge network, so does this).
+fn engine_floor(replicas: usize) -> Duration {
+    use bollard::models::{ContainerCreateBody, EndpointSettings, NetworkCreateRequest};
+    use bollard::models::{HostConfig, NetworkingConfig};
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+
+    let name = unique_stack("bf");
+    let _cleanup = StackCleanup(name.clone());
+    let labels =
+        std::collections::HashMap::from([(tests::docker::STACK_LABEL.to_owned(), name.clone())]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .expect("engine")
+            .negotiate_version()
+            .await
+            .expect("engine version");
+        let network = format!("{name}_default");
+        docker
+            .create_network(NetworkCreateRequest {
+                name: network.clone(),
+                driver: Some("bridge".to_owned()),
+                labels: Some(labels.clone()),
+                ..NetworkCreateRequest::default()
+            })
+            .await
+            .expect("create network");
+        let t0 = Instant::now();
+        let starts = (1..=replicas).map(|slot| {
+            let (docker, network, labels) = (&docker, &network, &labels);
+            let container = format!("{name}_web.{slot}");
+            async move {
+                let body = ContainerCreateBody {
+                    image: Some("reconciler-test/echo:1".to_owned()),
+                    cmd: Some(vec![
+                        "serve".into(),
+                        "--listen".into(),
+                        "0.0.0.0:8080".into(),
+                    ]),
+                    labels: Some(labels.clone()),
+                    host_config: Some(HostConfig {
+                        network_mode: Some(network.clone()),
+                        ..HostConfig::default()
+                    }),
+                    networking_config: Some(NetworkingConfig {
+                        endpoints_config: Some(std::collections::HashMap::from([(
+                            network.clone(),
+                            EndpointSettings {
+                                aliases: Some(vec!["web".to_owned()]),
+                                ..EndpointSettings::default()
+                            },
+                        )])),
+                    }),
+                    ..ContainerCreateBody::default()
+                };
+                let options = CreateContainerOptionsBuilder::new()
+                    .name(&container)
+                    .build();
+                let created = docker
+                    .create_container(Some(options), body)
+                    .await
+                    .expect("create container");
+                docker
+                    .start_container(&created.id, None)
+                    .await
+                    .expect("start container");
+            }
+        });
+        futures_util::future::join_all(starts).await;
+        t0.elapsed()
+    })
 }
 
 fn deploy_compose(dir: &std::path::Path, trial: usize, replicas: usize) -> Duration {

@@ -9,10 +9,14 @@
 //! Several agents may share one engine and create the same network at the same moment. The
 //! engine's duplicate-name check is not atomic (seen with Engine 28), and a duplicate is fatal
 //! later: the engine resolves a container's networks by name when it starts, and fails with
-//! "network … is ambiguous". So a network is always looked up by listing (never cached), a
-//! creator lets concurrent creations land before it looks again, the duplicate with the smallest
-//! id wins everywhere, and whoever sees stack-owned duplicates removes the losers (the engine
-//! refuses while containers use one, so nothing in use is ever cut off).
+//! "network … is ambiguous". So a network is looked up by listing, a creator lets concurrent
+//! creations land before it looks again, the duplicate with the smallest id wins everywhere, and
+//! whoever sees stack-owned duplicates removes the losers (the engine refuses while containers
+//! use one, so nothing in use is ever cut off).
+//!
+//! Lookups run concurrently; only creation is one at a time in this process. The tasks that
+//! waited for a creation (a new stack's first deploy: every replica at once) take its settled
+//! result instead of listing again one after the other, for [`SETTLED_FOR`] after it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +24,7 @@ use bollard::Docker;
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use super::error::{classify, http_status};
 use super::labels;
@@ -28,11 +33,14 @@ use crate::executor::{Error, Result};
 /// How long a creator waits for concurrent creations of the same network to land.
 const CREATION_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// How long the network a creation settled on answers for the tasks that waited for it.
+pub const SETTLED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Networks and volumes this executor ensures.
 #[derive(Debug, Default)]
 pub struct Resources {
-    /// One creation at a time in this process.
-    networks: Mutex<()>,
+    /// One creation at a time in this process; what each recent creation settled on.
+    networks: Mutex<HashMap<String, (String, Instant)>>,
     volumes: Mutex<HashSet<String>>,
 }
 
@@ -43,20 +51,19 @@ pub fn is_stack_owned(name: &str, stack: &str) -> bool {
 }
 
 impl Resources {
-    /// Kept for callers that reset state after the engine lost a network; networks are
-    /// always looked up afresh, so there is nothing to forget.
-    pub async fn forget_networks(&self) {}
+    /// Forget what recent creations settled on (the engine lost a network): look again.
+    pub async fn forget_networks(&self) {
+        self.networks.lock().await.clear();
+    }
 
     /// The id of network `name`, created first when the stack owns it and it is missing.
     pub async fn ensure_network(&self, docker: &Docker, stack: &str, name: &str) -> Result<String> {
-        // One creation at a time in this process; other agents are handled by the winner rule.
-        let _one = self.networks.lock().await;
         let owned = is_stack_owned(name, stack);
         let found = find_networks(docker, name).await?;
         let id = match found.first() {
             Some(_) if owned => settle(docker, name, found).await,
             Some(id) => Some(id.clone()),
-            None if owned => create_network(docker, stack, name).await?,
+            None if owned => self.create_once(docker, stack, name).await?,
             None => None,
         };
         id.ok_or_else(|| {
@@ -65,6 +72,30 @@ impl Resources {
                  create it with docker network create {name}"
             ))
         })
+    }
+
+    /// Create stack network `name` unless another task of this process just did: one creation
+    /// at a time here; other agents on the engine are handled by the winner rule.
+    async fn create_once(
+        &self,
+        docker: &Docker,
+        stack: &str,
+        name: &str,
+    ) -> Result<Option<String>> {
+        let mut settled = self.networks.lock().await;
+        settled.retain(|_, (_, at)| at.elapsed() < SETTLED_FOR);
+        if let Some((id, _)) = settled.get(name) {
+            return Ok(Some(id.clone()));
+        }
+        let found = find_networks(docker, name).await?;
+        let id = match found.first() {
+            Some(_) => settle(docker, name, found).await,
+            None => create_network(docker, stack, name).await?,
+        };
+        if let Some(id) = &id {
+            settled.insert(name.to_owned(), (id.clone(), Instant::now()));
+        }
+        Ok(id)
     }
 
     /// Makes sure named volume `name` exists (created when the stack owns it).
