@@ -38,7 +38,8 @@ use crate::{reconcile, scheduler, services};
 pub const TASKS_PER_WRITE: usize = 10_000;
 /// Writes proposed at once: Raft appends what is queued together, one disk flush per batch.
 const WRITES_IN_FLIGHT: usize = 64;
-/// The shortest time between passes, so that changes arriving together are decided together.
+/// The shortest time from the end of one pass to the start of the next, so that changes
+/// arriving together are decided together.
 const MIN_PASS_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Settings of the loop.
@@ -393,6 +394,12 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
         };
         let pass = started.elapsed();
         let wrote = !decision.commands.is_empty();
+        // A pass that stopped at service changes is continued as soon as they are stored.
+        let interval = if decision.services_only {
+            Duration::ZERO
+        } else {
+            MIN_PASS_INTERVAL
+        };
         if wrote {
             tracing::debug!(
                 commands = decision.commands.len(),
@@ -416,6 +423,11 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
             continue;
         }
         follower = next;
+        // Passes are paced, not delayed: the next one comes no sooner than MIN_PASS_INTERVAL
+        // (changes arriving together are decided together) and than the time this one took
+        // (a long pass leaves the state's writers — Raft applying reports — as much time), but
+        // a change after a quiet spell is decided at once.
+        let next_pass = tokio::time::Instant::from_std(started + pass + interval.max(pass));
         let wake = follower
             .wake_at_ms
             .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
@@ -427,9 +439,7 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
                 () = tokio::time::sleep(wake) => {}
             }
         }
-        // Changes arriving together are decided together; a long pass leaves the state's
-        // writers (Raft applying reports) at least as much time as it took.
-        tokio::time::sleep(MIN_PASS_INTERVAL.max(pass)).await;
+        tokio::time::sleep_until(next_pass).await;
         version.borrow_and_update();
     }
 }

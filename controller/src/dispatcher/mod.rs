@@ -31,7 +31,8 @@ use self::sessions::Sessions;
 pub const REPORT_FLUSH: Duration = Duration::from_millis(100);
 /// The most status updates in one Raft entry (keeps entries around a few MiB).
 pub const REPORTS_PER_WRITE: usize = 20_000;
-/// The shortest time between two assignment passes: changes that arrive together go together.
+/// The shortest time from the end of one assignment pass to the next: changes that arrive
+/// together go together.
 const MIN_PASS_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Sessions and buffered reports of one manager (active while it leads).
@@ -119,13 +120,15 @@ impl Dispatcher {
                 feed = manager.sm.changes();
             }
             let pass = started.elapsed();
+            // Paced, not delayed: a change after a quiet spell is sent at once; the next pass
+            // leaves the state's writers at least as much time as this one took.
+            let next_pass = tokio::time::Instant::now() + MIN_PASS_INTERVAL.max(pass);
             tokio::select! {
                 () = stop.cancelled() => break,
                 changed = version.changed() => if changed.is_err() { break },
                 () = self.wake.notified() => {}
             }
-            // Leave the state's writers at least as much time as the pass took.
-            tokio::time::sleep(MIN_PASS_INTERVAL.max(pass)).await;
+            tokio::time::sleep_until(next_pass).await;
         }
         self.joining
             .lock()
