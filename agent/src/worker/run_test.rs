@@ -108,21 +108,21 @@ fn all_in(n: usize, state: TaskState) -> impl Fn(&BTreeMap<String, TaskStatus>) 
 }
 
 #[tokio::test(start_paused = true)]
-async fn fifty_tasks_start_in_parallel_within_the_bound() {
+async fn a_hundred_tasks_start_in_parallel_within_the_bound() {
     let engine = MemoryExecutor::new();
     engine.set_step_delay(Duration::from_millis(100));
     let mut h = Harness::start(&engine);
-    let tasks = (0..50).map(|i| task(&format!("t{i:02}"), TaskState::Assigned));
+    let tasks = (0..100).map(|i| task(&format!("t{i:03}"), TaskState::Assigned));
     let started = tokio::time::Instant::now();
     h.send(full(tasks.collect(), false)).await;
-    h.until(Duration::from_secs(10), all_in(50, TaskState::Running))
+    h.until(Duration::from_secs(10), all_in(100, TaskState::Running))
         .await;
     let took = started.elapsed();
     let engine = h.stop().await;
     assert_eq!(engine.max_in_flight(), MAX_STEPS_IN_FLIGHT);
-    // 100 steps of 100 ms, 32 at a time: four rounds (plus the listing), not a hundred.
+    // 200 steps of 100 ms, 64 at a time: four rounds (plus the listing), not two hundred.
     assert!(took <= Duration::from_millis(600), "took {took:?}");
-    assert_eq!(engine.containers().len(), 50);
+    assert_eq!(engine.containers().len(), 100);
 }
 
 #[tokio::test(start_paused = true)]
