@@ -61,11 +61,17 @@ if has p7; then
     run cargo bench --locked -p tests --bench docker -- rss
     # Lint of 1,000 stack files: the whole process, start to exit.
     lintdir="$(mktemp -d)"
-    for i in $(seq -w 1 1000); do
+    # Each copy publishes its own port: a clean repository, as CI lints it (cross-stack port
+    # clashes would make it a measure of error rendering).
+    for i in $(seq 1 1000); do
         mkdir -p "$lintdir/s$i"
-        cp examples/stacks/web/stack.yaml "$lintdir/s$i/compose.yaml"
+        sed "s/\"8000:8000\"/\"$((20000 + i)):8000\"/" examples/stacks/web/stack.yaml \
+            > "$lintdir/s$i/compose.yaml"
     done
-    /usr/bin/time -f "%e %M" -o "$lintdir/time" target/release/reconciler lint "$lintdir" >/dev/null 2>&1 || true
+    if ! /usr/bin/time -f "%e %M" -o "$lintdir/time" target/release/reconciler lint "$lintdir" >/dev/null 2>&1; then
+        echo "reconciler lint found problems in the generated files" >&2
+        exit 1
+    fi
     read -r secs kib < "$lintdir/time"
     echo "figure: p7.lint_1000_files $(awk "BEGIN{print $secs*1000}") ms" >> "$raw"
     echo "figure: p7.lint_1000_files_rss $(awk "BEGIN{print $kib/1024}") MiB" >> "$raw"
@@ -74,7 +80,10 @@ fi
 
 tsv="$reports/$stamp.tsv"
 awk '{print $2 "\t" $3 "\t" $4}' "$raw" > "$tsv"
-previous="$(ls "$reports"/*.tsv 2>/dev/null | grep -v "$stamp" | sort | tail -1 || true)"
+# Earlier reports, newest first: each figure is compared with the newest report that has it, so a
+# partial run (`tests/bench-report.sh p6`) does not hide the other figures' history.
+mapfile -t earlier < <(ls "$reports"/*.tsv 2>/dev/null | grep -v "$stamp" | sort -r || true)
+previous="${earlier[0]:-}"
 
 anchor() {
     case "$1" in
@@ -88,9 +97,11 @@ anchor() {
         p4.node_loss*) echo "Swarm: ~15 s to declare a node down (5 s heartbeat × 3)" ;;
         p4.crash*) echo "restart policy delay 0 s; Swarm reacts at its next task event" ;;
         p5.*) echo "goal < 2 s; Swarm elections 10–19 s" ;;
+        p6.*engine_api_ratio*) echo "the engine alone, no tool: the floor under any ratio" ;;
         p6.*ratio*) echo "goal ≤ 0.8 × docker compose on the same engine" ;;
         p6.*) echo "same engine, same image, side by side" ;;
         p7.agent*) echo "agent-only node, 50 running tasks, idle" ;;
+        p7.lint*rss) echo "peak memory of that lint process" ;;
         p7.lint*) echo "goal: 1,000 files < 1 s" ;;
         *) echo "" ;;
     esac
@@ -101,19 +112,20 @@ anchor() {
     echo
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), $(rustc --version)."
     [ "$quick" = 1 ] && echo "QUICK run: fewer trials and smaller scales."
-    echo "Previous: ${previous:+$(basename "$previous")}${previous:-none}"
+    echo "Previous: $(if [ -n "$previous" ]; then basename "$previous"; else echo none; fi) (each figure against the newest earlier report that has it)"
     echo
     echo "| Figure | This run | Previous | Change | Anchor |"
     echo "|---|---|---|---|---|"
     while IFS=$'\t' read -r key value unit; do
         before=""
         change=""
-        if [ -n "$previous" ]; then
-            before="$(awk -v k="$key" -F'\t' '$1 == k {print $2}' "$previous")"
-            if [ -n "$before" ]; then
-                change="$(awk -v a="$value" -v b="$before" 'BEGIN { if (b != 0) printf "%+.1f %%", (a - b) * 100 / b }')"
-                before="$before $unit"
-            fi
+        for report in "${earlier[@]}"; do
+            before="$(awk -v k="$key" -F'\t' '$1 == k {print $2}' "$report")"
+            if [ -n "$before" ]; then break; fi
+        done
+        if [ -n "$before" ]; then
+            change="$(awk -v a="$value" -v b="$before" 'BEGIN { if (b != 0) printf "%+.1f %%", (a - b) * 100 / b }')"
+            before="$before $unit"
         fi
         echo "| $key | $value $unit | $before | $change | $(anchor "$key") |"
     done < "$tsv"

@@ -5,6 +5,12 @@
 //! A new leader knows no sightings yet, so every node is given a grace period from the moment
 //! leadership started: nodes that were heartbeating to the old leader need time to find the new
 //! one, and must not be declared down (and their tasks moved) because of a failover.
+//!
+//! Silence is only held against a node while the leader was listening. The leader's check runs
+//! every half period; when it finds it last ran much longer ago, this process was not running
+//! (stopped, starved of CPU, stalled on a disk) and heartbeats that arrived meanwhile may still
+//! be queued unread, so the gap is forgiven: every node's silence is counted as if the gap had
+//! not happened. A node that really died in the gap is declared down that much later.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -56,6 +62,8 @@ pub struct Liveness {
     timing: Timing,
     leading_since: Instant,
     last_seen: HashMap<String, Instant>,
+    /// When the leader last checked for silent nodes.
+    last_check: Option<Instant>,
 }
 
 impl Liveness {
@@ -65,7 +73,27 @@ impl Liveness {
             timing,
             leading_since: now,
             last_seen: HashMap::new(),
+            last_check: None,
         }
+    }
+
+    /// The leader checks at `now`, every half period. When its previous check is more than a
+    /// period ago, the time beyond the half period it expected is forgiven: sightings and the
+    /// start of leadership move forward by it (never past `now`). Returns the time forgiven.
+    pub fn checking(&mut self, now: Instant) -> Duration {
+        let expected = self.timing.period / 2;
+        let gap = self
+            .last_check
+            .map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
+        self.last_check = Some(now);
+        if gap <= self.timing.period {
+            return Duration::ZERO;
+        }
+        let forgiven = gap - expected;
+        let shift = |at: &mut Instant| *at = (*at + forgiven).min(now);
+        shift(&mut self.leading_since);
+        self.last_seen.values_mut().for_each(shift);
+        forgiven
     }
 
     /// The timing in force.

@@ -62,3 +62,38 @@ fn forgotten_nodes_lose_their_sightings() {
     l.forget("a");
     assert_eq!(l.overdue([("a", NodeState::Ready)], t0 + S * 21).len(), 1);
 }
+
+#[test]
+fn a_stall_of_the_leader_is_not_held_against_nodes() {
+    let t0 = Instant::now();
+    let mut l = Liveness::new(timing(), t0);
+    l.seen("a", t0 + S * 10);
+    assert_eq!(l.checking(t0 + S * 10), Duration::ZERO);
+    // The leader's check, due every half second, next runs 5 s later: the process stalled.
+    let forgiven = l.checking(t0 + S * 15);
+    assert_eq!(forgiven, S * 5 - S / 2);
+    assert!(
+        l.overdue([("a", NodeState::Ready)], t0 + S * 15).is_empty(),
+        "silence during the stall does not count"
+    );
+    // Silence after the stall does: down after the usual three missed heartbeats.
+    let mut now = t0 + S * 15;
+    while now < t0 + S * 18 + S / 2 {
+        now += S / 2;
+        assert_eq!(l.checking(now), Duration::ZERO);
+    }
+    assert_eq!(l.overdue([("a", NodeState::Ready)], now).len(), 1);
+}
+
+#[test]
+fn checks_on_time_forgive_nothing() {
+    let t0 = Instant::now();
+    let mut l = Liveness::new(timing(), t0);
+    l.seen("a", t0);
+    for i in 1..=10 {
+        assert_eq!(l.checking(t0 + S / 2 * i), Duration::ZERO);
+    }
+    // A check a little late (under a period) is ordinary scheduling jitter.
+    assert_eq!(l.checking(t0 + S * 5 + S * 9 / 10), Duration::ZERO);
+    assert_eq!(l.overdue([("a", NodeState::Ready)], t0 + S * 6).len(), 1);
+}

@@ -187,14 +187,23 @@ pub async fn watch_liveness(manager: Arc<Manager>, stop: CancellationToken) {
             () = tokio::time::sleep(tick) => {}
         }
         let overdue = {
-            let guard = manager.liveness();
-            let Some(liveness) = guard.as_ref() else {
+            let mut guard = manager.liveness();
+            let Some(liveness) = guard.as_mut() else {
                 continue;
             };
+            let now = Instant::now();
+            let forgiven = liveness.checking(now);
+            if !forgiven.is_zero() {
+                tracing::warn!(
+                    stalled_ms = forgiven.as_millis() as u64,
+                    "this manager was not running its liveness check; \
+                     node silence during the stall is not counted"
+                );
+            }
             manager.sm.with_nodes(|nodes| {
                 liveness.overdue(
                     nodes.values().map(|n| (n.meta.id.as_str(), n.status.state)),
-                    Instant::now(),
+                    now,
                 )
             })
         };
