@@ -290,39 +290,41 @@ impl Shared {
         {
             return Ok(false);
         }
-        // Copying hundreds of thousands of objects (and waiting for the state's lock) is work
-        // for a blocking thread, not for the async threads that serve heartbeats.
+        // Copying hundreds of thousands of objects (and waiting for the state's lock), encoding
+        // and writing them is work for a blocking thread, not for the async threads that serve
+        // heartbeats: all of it runs in the store's one blocking call.
         let shared = self.clone();
-        let gathered = tokio::task::spawn_blocking(move || {
-            // The keys and the objects under one lock: the transaction is one applied state.
-            // Copies only: encoding happens after the lock is released.
-            let applied = shared.read();
-            let Some(keys) = shared
-                .dirty
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-            else {
-                return Ok(None);
-            };
-            let objects: Vec<Object> = keys.iter().map(|k| Object::of(&applied.state, k)).collect();
-            let mut pointers = Writes::default();
-            pointers.pointers(&applied)?;
-            Ok::<_, Error>(Some((objects, pointers, applied.last_applied)))
-        })
-        .await??;
-        let Some((objects, pointers, last)) = gathered else {
-            return Ok(false);
-        };
-        self.db
+        let stored = self
+            .db
             .run(move |db| {
-                let mut writes = pointers;
+                let (objects, mut writes, last) = {
+                    // The keys and the objects under one lock: the transaction is one applied
+                    // state. Copies only: encoding happens after the lock is released.
+                    let applied = shared.read();
+                    let Some(keys) = shared
+                        .dirty
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take()
+                    else {
+                        return Ok(None);
+                    };
+                    let objects: Vec<Object> =
+                        keys.iter().map(|k| Object::of(&applied.state, k)).collect();
+                    let mut pointers = Writes::default();
+                    pointers.pointers(&applied)?;
+                    (objects, pointers, applied.last_applied)
+                };
                 for object in objects {
                     writes.encoded(object)?;
                 }
-                writes.commit(db)
+                writes.commit(db)?;
+                Ok(Some(last))
             })
             .await?;
+        let Some(last) = stored else {
+            return Ok(false);
+        };
         self.stored.send_replace(last);
         Ok(true)
     }
