@@ -4,7 +4,6 @@
 //! [`Record`] through it and never knows whether it lives in a file or in Raft. The record's
 //! types are the replicated ones (`crate::raft::revision`), so both stores hold the same shape.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use crate::raft::revision::{
@@ -97,17 +96,10 @@ impl Store for FileStore {
             source,
         };
         let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private_files::create_dir(dir).map_err(io)?;
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| io(std::io::Error::other(e)))?;
-        // Write, flush to disk, then rename: a crash leaves the old or the new record, never half.
-        let tmp = self.path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&tmp).map_err(io)?;
-        file.write_all(&bytes).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+        // A crash leaves the old or the new record, never half.
+        crate::private_files::write_atomic(&self.path, &bytes).map_err(io)?;
         Ok(())
     }
 }

@@ -19,6 +19,7 @@
 //! - [`services`]: the applied revision's services → service changes (pure).
 //! - [`dispatcher`]: assignment streams to nodes, batched task status reports.
 //! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
+//! - [`private_files`]: the data directory and its files, readable by the node's user only.
 //! - [`secret`]: a string type for tokens and keys that never prints itself.
 //! - [`cli`]: the subcommands (`lint`, `plan`, `status`, `node`, `service`, `stack`…) and their
 //!   exit codes.
@@ -32,6 +33,7 @@ pub mod discover;
 pub mod dispatcher;
 pub mod pki;
 pub mod plan_view;
+pub mod private_files;
 pub mod raft;
 pub mod reconcile;
 pub mod render;

@@ -1,7 +1,7 @@
 //! `reconciler --repo …|--watch DIR`: follow desired state and keep the applied revision current.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -256,7 +256,7 @@ enum StartError {
     Source(#[from] source_args::Error),
     #[error(transparent)]
     Watch(#[from] watch::Error),
-    #[error("cannot create the data directory {0}: {1}")]
+    #[error("cannot prepare the data directory {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
     #[error("cannot listen for webhooks on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
@@ -291,12 +291,26 @@ async fn shutdown_signal() {
     }
 }
 
+/// Creates the data directory private, or makes an existing one private again (saying what was
+/// looser): it holds the CA key, the token secrets and the node's key.
+fn prepare_data_dir(data_dir: &Path) -> Result<(), StartError> {
+    let fail = |e| StartError::DataDir(data_dir.to_owned(), e);
+    crate::private_files::create_dir(data_dir).map_err(fail)?;
+    for tightened in crate::private_files::secure_data_dir(data_dir).map_err(fail)? {
+        tracing::warn!(
+            "{tightened}: the data directory must be readable by this user only (it holds the \
+             cluster CA key, the join-token secrets and the node key)"
+        );
+    }
+    Ok(())
+}
+
 async fn serve(args: &Args, mut join: Option<JoinTarget>) -> Result<(), StartError> {
     let data_dir = args
         .data_dir
         .clone()
         .unwrap_or_else(source_args::default_data_dir);
-    std::fs::create_dir_all(&data_dir).map_err(|e| StartError::DataDir(data_dir.clone(), e))?;
+    prepare_data_dir(&data_dir)?;
     let store = RaftRecordStore::default();
     let (leading_tx, leading_rx) = tokio::sync::watch::channel(false);
     let _source = if args.source.repo.is_some() || args.source.watch.is_some() {

@@ -1,8 +1,9 @@
 //! The data directory of a node: who it is (`node.json`) and its certificates (`pki/`).
 //!
 //! ```text
+//! <data dir>/              0700, every file in it 0600 (crate::private_files)
 //! <data dir>/node.json     NodeConfig: node id, Raft id, role, addresses, known managers
-//! <data dir>/pki/          ca.pem, node.pem, node-key.pem (0600)
+//! <data dir>/pki/          ca.pem, node.pem, node-key.pem
 //! <data dir>/raft.redb     managers only: the Raft log and state (crate::raft)
 //! ```
 //! `node.json` is written last when a node initialises or joins, so a directory without it holds
@@ -100,25 +101,15 @@ impl NodeConfig {
             .map_err(|source| Error::Corrupt { path, source })
     }
 
-    /// Writes `node.json` atomically (temporary file, fsync, rename).
+    /// Writes `node.json` atomically (temporary file, fsync, rename), owner-only.
     pub fn save(&self, data_dir: &Path) -> Result<(), Error> {
         let path = data_dir.join(NODE_FILE);
-        let tmp = data_dir.join(format!("{NODE_FILE}.tmp"));
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
         let text = serde_json::to_vec_pretty(self).map_err(|source| Error::Corrupt {
             path: path.clone(),
             source,
         })?;
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp).map_err(io)?;
-            file.write_all(&text).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io)
+        crate::private_files::write_atomic(&path, &text)
+            .map_err(|source| Error::Io { path, source })
     }
 }
 
@@ -142,7 +133,7 @@ pub fn load_credentials(data_dir: &Path) -> Result<(CaCert, NodeCert), Error> {
 /// Writes the CA certificate and node certificate into `data_dir/pki`.
 pub fn save_credentials(data_dir: &Path, ca: &CaCert, node: &NodeCert) -> Result<(), Error> {
     let dir = pki_dir(data_dir);
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+    crate::private_files::create_dir(&dir).map_err(|source| Error::Io {
         path: dir.clone(),
         source,
     })?;

@@ -165,7 +165,7 @@ pub struct Running {
 /// Starts the node in `options.data_dir`: restarts a member, joins `join`, or initialises a new
 /// cluster when the directory is empty and no join is asked for.
 pub async fn start(options: &Options, join_target: Option<&JoinTarget>) -> Result<Running, Error> {
-    std::fs::create_dir_all(&options.data_dir).map_err(|source| layout::Error::Io {
+    crate::private_files::create_dir(&options.data_dir).map_err(|source| layout::Error::Io {
         path: options.data_dir.clone(),
         source,
     })?;

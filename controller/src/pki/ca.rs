@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::encoding::hex_encode;
 use super::error::{Error, Result};
-use super::files::{self, Access, CA_CERT_FILE, CA_KEY_FILE};
+use super::files::{self, CA_CERT_FILE, CA_KEY_FILE};
 use super::identity::{cluster_id_of, parse_certificate};
 use super::node::{NodeCert, node_params, random_serial, validity_window};
 
@@ -91,7 +91,7 @@ impl CaCert {
 
     /// Writes `ca.pem` into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        files::write(&dir.join(CA_CERT_FILE), &self.pem, Access::Public)
+        files::write(&dir.join(CA_CERT_FILE), &self.pem)
     }
 
     /// Reads `ca.pem` from `dir`.
@@ -236,7 +236,7 @@ impl ClusterCa {
     pub fn save(&self, dir: &Path) -> Result<()> {
         self.cert.save(dir)?;
         let key_pem = self.issuer.key().serialize_pem();
-        files::write(&dir.join(CA_KEY_FILE), &key_pem, Access::Private)
+        files::write(&dir.join(CA_KEY_FILE), &key_pem)
     }
 
     /// Reads `ca.pem` and `ca-key.pem` from `dir`.

@@ -198,7 +198,7 @@ fn debug_never_shows_private_keys() {
 }
 
 #[test]
-fn ca_and_node_files_round_trip_with_private_keys_0600() {
+fn ca_and_node_files_round_trip_all_0600() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = ClusterCa::generate("prod").expect("CA generation succeeds");
     let node = issue(&ca, "n1", NodeRole::Manager);
@@ -207,8 +207,8 @@ fn ca_and_node_files_round_trip_with_private_keys_0600() {
 
     assert_eq!(mode(&dir.path().join(CA_KEY_FILE)), 0o600);
     assert_eq!(mode(&dir.path().join(NODE_KEY_FILE)), 0o600);
-    assert_eq!(mode(&dir.path().join(CA_CERT_FILE)), 0o644);
-    assert_eq!(mode(&dir.path().join(NODE_CERT_FILE)), 0o644);
+    assert_eq!(mode(&dir.path().join(CA_CERT_FILE)), 0o600);
+    assert_eq!(mode(&dir.path().join(NODE_CERT_FILE)), 0o600);
 
     let loaded = ClusterCa::load(dir.path()).expect("load from the files just saved");
     assert_eq!(loaded.fingerprint(), ca.fingerprint());

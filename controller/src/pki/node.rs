@@ -18,7 +18,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
 use super::error::{Error, Result};
-use super::files::{self, Access, NODE_CERT_FILE, NODE_KEY_FILE};
+use super::files::{self, NODE_CERT_FILE, NODE_KEY_FILE};
 use super::identity::{
     MANAGERS_DNS_NAME, PeerIdentity, node_dns_name, node_uri, parse_certificate, peer_identity,
     role_ou, validate_node_id,
@@ -97,8 +97,8 @@ impl NodeCert {
 
     /// Writes `node.pem` and `node-key.pem` (mode 0600) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        files::write(&dir.join(NODE_CERT_FILE), &self.cert_pem, Access::Public)?;
-        files::write(&dir.join(NODE_KEY_FILE), &self.key_pem, Access::Private)
+        files::write(&dir.join(NODE_CERT_FILE), &self.cert_pem)?;
+        files::write(&dir.join(NODE_KEY_FILE), &self.key_pem)
     }
 
     /// Reads `node.pem` and `node-key.pem` from `dir`.

@@ -61,6 +61,9 @@ impl Db {
     /// Open or create the file, verifying every page checksum: a damaged file fails here with
     /// [`Error::Corrupt`] rather than later, in the middle of serving the cluster.
     pub(crate) fn open(path: &Path) -> Result<Db, Error> {
+        // The store holds the CA key and the token secrets: it must exist as 0600 before redb
+        // opens it, or redb would create it with the process's umask.
+        drop(crate::private_files::create_file(path).map_err(|e| storage_error(path, e.into()))?);
         let database = redb::Builder::new()
             .set_check_integrity_on_open(true)
             .set_cache_size(CACHE_BYTES)

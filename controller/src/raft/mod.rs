@@ -198,7 +198,7 @@ impl Config {
 /// or through `spawn_blocking`. A damaged file or undecodable value is an error
 /// ([`Error::Corrupt`], [`Error::Decode`]): a manager never starts from a wrong state.
 pub fn open_store(data_dir: &Path) -> Result<(LogStore, StateMachineStore), Error> {
-    std::fs::create_dir_all(data_dir).map_err(|source| Error::CreateDir {
+    crate::private_files::create_dir(data_dir).map_err(|source| Error::CreateDir {
         path: data_dir.to_owned(),
         source,
     })?;

@@ -733,7 +733,8 @@ fn create_cache(dir: &Path, url: &str) -> Result<Repository, Error> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io_error)?;
+    // The cache holds what the credentials fetched: its parent is as private as the data dir.
+    crate::private_files::create_dir(parent).map_err(io_error)?;
     let mut staging = dir.as_os_str().to_owned();
     staging.push(format!(".tmp-{}", std::process::id()));
     let staging = PathBuf::from(staging);
