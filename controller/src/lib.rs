@@ -1,45 +1,56 @@
-//! The `reconciler` binary's library: finding and loading stacks, rendering findings, and the
+//! The `reconciler` binary's library: the manager and node along the data path, and the
 //! command-line interface.
 //!
 //! # Layout
+//! Folders follow one revision's path; a module imports only from those above it (checked by
+//! `controller/tests/layering.rs`).
+//!
+//! ```text
+//!  source ─▶ desired ─▶ diff ─▶ sync ─▶ raft ─▶ reconcile (+ scheduler) ─▶ leader ─▶ node ─▶ agent
+//!                                         └──▶ views ─▶ api (CLI, other nodes)
+//! ```
+//! - [`secret`]: a string type for tokens and keys that never prints itself.
+//! - [`private_files`]: the data directory and its files, readable by the node's user only.
+//! - [`ids`]: the one generator of node, cluster and task ids.
+//! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
 //! - [`discover`]: which files under a path are stacks, and their names.
+//! - [`render`]: findings as human text with snippets, JSON, or GitHub annotations.
+//! - [`source`]: where desired state comes from (Git, watched directories, webhooks).
 //! - [`desired`]: stack files (disk or snapshot) → loaded, linted stacks → desired state.
 //! - [`diff`]: desired vs applied → a `Plan` of additions, changes and removals (pure).
 //! - [`plan_view`]: a plan as `+`/`~`/`-` text.
-//! - [`render`]: findings as human text with snippets, JSON, or GitHub annotations.
-//! - [`source`]: where desired state comes from (Git, watched directories, webhooks).
-//! - [`sync`]: what to do with a revision — apply, reject, refuse (pure).
-//! - [`syncer`]: the loop around `sync`: wake, fetch, evaluate, decide, record.
-//! - [`applied`]: the applied revision, rejections and history, persisted.
-//! - [`scheduler`]: pending tasks → nodes through filters, preferences and a strategy (pure).
+//! - [`sync`]: what to do with a revision — apply, reject, refuse (pure) — and the loop around
+//!   it: wake, fetch, evaluate, decide, record.
 //! - [`raft`]: the replicated store — commands, cluster state, redb log and state machine.
-//! - [`reconcile`]: the orchestrators — replicas, global services, restarts, rolling updates and
-//!   task history — as pure decisions that return Raft commands.
-//! - [`cluster`]: a node at run time — init, join, heartbeats, membership, admin API.
-//! - [`services`]: the applied revision's services → service changes (pure).
-//! - [`dispatcher`]: assignment streams to nodes, batched task status reports.
-//! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
-//! - [`private_files`]: the data directory and its files, readable by the node's user only.
-//! - [`secret`]: a string type for tokens and keys that never prints itself.
+//! - [`scheduler`]: pending tasks → nodes through filters, preferences and a strategy (pure).
+//! - [`reconcile`]: the orchestrators — services, replicas, global services, restarts, rolling
+//!   updates, task history — and the pass pipeline, as pure decisions returning Raft commands.
+//! - [`protocol`]: the wire types and paths every side of the HTTPS API shares.
+//! - [`views`]: the read models behind `service ps`, `stack ls` and `status` (pure).
+//! - [`leader`]: the loops that run only on the leader: orchestration, dispatcher, liveness,
+//!   membership, the write path.
+//! - [`api`]: the manager's HTTPS router and handlers: joining, node sessions, the admin API.
+//! - [`node`]: what every node runs: start-up, join, heartbeat session, assignment client.
 //! - [`cli`]: the subcommands (`lint`, `plan`, `status`, `node`, `service`, `stack`…) and their
 //!   exit codes.
 
-pub mod applied;
+pub mod api;
 pub mod cli;
-pub mod cluster;
 pub mod desired;
 pub mod diff;
 pub mod discover;
-pub mod dispatcher;
+pub mod ids;
+pub mod leader;
+pub mod node;
 pub mod pki;
 pub mod plan_view;
 pub mod private_files;
+pub mod protocol;
 pub mod raft;
 pub mod reconcile;
 pub mod render;
 pub mod scheduler;
 pub mod secret;
-pub mod services;
 pub mod source;
 pub mod sync;
-pub mod syncer;
+pub mod views;

@@ -111,11 +111,12 @@ impl std::fmt::Display for Tightened {
 }
 
 /// Makes `data_dir` and what the node keeps in it private again: the directory itself and every
-/// directory directly in it 0700, every file directly in it and under `pki/` 0600. Returns
+/// directory directly in it 0700, every file directly in it and in the sub-directories named
+/// in `deep` (the node's `pki/`) 0600, at any depth. Returns
 /// what it had to tighten (empty for a directory the node created itself). Symbolic links are
 /// not followed: their targets belong to whoever made them.
 #[cfg(unix)]
-pub fn secure_data_dir(data_dir: &Path) -> io::Result<Vec<Tightened>> {
+pub fn secure_data_dir(data_dir: &Path, deep: &[&str]) -> io::Result<Vec<Tightened>> {
     let mut tightened = Vec::new();
     tighten(data_dir, DIR_MODE, &mut tightened)?;
     for entry in fs::read_dir(data_dir)? {
@@ -123,7 +124,7 @@ pub fn secure_data_dir(data_dir: &Path) -> io::Result<Vec<Tightened>> {
         let kind = entry.file_type()?;
         if kind.is_dir() {
             tighten(&entry.path(), DIR_MODE, &mut tightened)?;
-            if entry.file_name() == crate::cluster::layout::PKI_DIR {
+            if deep.iter().any(|d| entry.file_name() == *d) {
                 tighten_files_in(&entry.path(), &mut tightened)?;
             }
         } else if kind.is_file() {
@@ -135,7 +136,7 @@ pub fn secure_data_dir(data_dir: &Path) -> io::Result<Vec<Tightened>> {
 
 /// On systems without Unix permissions there is nothing to check.
 #[cfg(not(unix))]
-pub fn secure_data_dir(_data_dir: &Path) -> io::Result<Vec<Tightened>> {
+pub fn secure_data_dir(_data_dir: &Path, _deep: &[&str]) -> io::Result<Vec<Tightened>> {
     Ok(Vec::new())
 }
 

@@ -68,7 +68,7 @@ fn a_loose_data_dir_is_tightened_and_every_change_is_reported() {
     set(&data.join("pki/ca-key.pem"), 0o640);
     set(&data.join("git/objects/pack"), 0o444);
 
-    let tightened = secure_data_dir(&data).expect("secure");
+    let tightened = secure_data_dir(&data, &["pki"]).expect("secure");
     let mut seen: Vec<(String, u32, u32)> = tightened
         .iter()
         .map(|t| {
@@ -93,7 +93,7 @@ fn a_loose_data_dir_is_tightened_and_every_change_is_reported() {
         "the Git cache's inner files are behind a private directory and keep libgit2's modes"
     );
     assert!(
-        secure_data_dir(&data).expect("again").is_empty(),
+        secure_data_dir(&data, &["pki"]).expect("again").is_empty(),
         "a private directory needs nothing"
     );
 }
@@ -105,6 +105,6 @@ fn tightening_never_adds_a_permission() {
     fs::write(&file, b"{}").expect("write");
     set(&file, 0o404);
     set(tmp.path(), 0o700);
-    secure_data_dir(tmp.path()).expect("secure");
+    secure_data_dir(tmp.path(), &["pki"]).expect("secure");
     assert_eq!(mode(&file), 0o400);
 }

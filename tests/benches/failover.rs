@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use controller::cluster::client::ApiClient;
+use controller::cli::client::ApiClient;
 use controller::raft::command::NodeUpdate;
 use tests::cluster::Cluster;
 use tests::wait_until;
@@ -79,8 +79,8 @@ fn main() {
     tests::figure("p5.failover_p99", ms(pct(0.99)), "ms");
 }
 
-fn reqwest_patch() -> controller::cluster::client::Method {
-    controller::cluster::client::Method::PATCH
+fn reqwest_patch() -> controller::cli::client::Method {
+    controller::cli::client::Method::PATCH
 }
 
 /// The leader every manager agrees on. A restarted manager can briefly call itself leader from

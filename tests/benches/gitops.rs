@@ -12,13 +12,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use controller::applied::FileStore;
 use controller::source::credentials::Credentials;
 use controller::source::git::{GitConfig, GitSource};
 use controller::source::webhook::{self, Secret, Secrets, WebhookState};
 use controller::source::{Wake, WakeReason, watch};
 use controller::sync::Options;
-use controller::syncer::{Event, GitRevisions, RevisionSource, Syncer};
+use controller::sync::applied::FileStore;
+use controller::sync::runner::{Event, GitRevisions, RevisionSource, Syncer};
 use hmac::{Hmac, Mac};
 use tests::{GitRepo, git};
 use tokio::sync::{broadcast, mpsc};

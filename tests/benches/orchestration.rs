@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use controller::cluster::simulated::{Control, Shape};
+use controller::node::simulated::{Control, Shape};
 use crds::task::TaskState;
 use tests::sim::SimCluster;
 

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use controller::cluster::api::{Read, TaskView};
-use controller::cluster::client::ApiClient;
+use controller::cli::client::ApiClient;
+use controller::protocol::{Read, TaskView};
 use crds::task::TaskState;
 use tests::{GitRepo, figure, wait_until};
 

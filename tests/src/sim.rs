@@ -1,5 +1,5 @@
 //! A one-manager cluster in this process with simulated nodes: the real manager (Raft on disk,
-//! orchestrators, scheduler, dispatcher, liveness) and [`controller::cluster::simulated`] nodes
+//! orchestrators, scheduler, dispatcher, liveness) and [`controller::node::simulated`] nodes
 //! running tasks on the fake executor. Tests and benchmarks of orchestration use it to drive
 //! thousands of nodes without thousands of processes.
 
@@ -8,15 +8,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent::executor::fake::FakeConfig;
-use controller::cluster::liveness::Timing;
-use controller::cluster::manager::{Manager, now_ms};
-use controller::cluster::runtime::{self, Options, Running};
-use controller::cluster::simulated::{self, Handle, Shape};
+use agent::simulated::SimulatedConfig;
+use controller::leader::liveness::Timing;
+use controller::leader::manager::{Manager, now_ms};
+use controller::node::runtime::{self, Options, Running};
+use controller::node::simulated::{self, Handle, Shape};
 use controller::raft::Command;
 use controller::raft::command::NodeUpdate;
-use controller::raft::revision::{AppliedRevision, RevisionInfo, RevisionRecord};
 use controller::raft::state::ClusterState;
+use controller::sync::record::{AppliedRevision, RevisionInfo, RevisionRecord};
 use crds::node::Availability;
 use crds::revision::RevisionOrigin;
 use crds::stack::Stack;
@@ -75,7 +75,7 @@ impl SimCluster {
             .expect("register nodes");
         let nodes = ids
             .into_iter()
-            .map(|id| simulated::spawn(manager.clone(), id, FakeConfig::default(), period))
+            .map(|id| simulated::spawn(manager.clone(), id, SimulatedConfig::default(), period))
             .collect();
         let cluster = SimCluster {
             running,
@@ -96,7 +96,7 @@ impl SimCluster {
     }
 
     /// Start simulated nodes with a custom fake executor (after [`SimCluster::start`] with 0).
-    pub async fn add_nodes(&mut self, ids: &[&str], shape: &Shape, config: FakeConfig) {
+    pub async fn add_nodes(&mut self, ids: &[&str], shape: &Shape, config: SimulatedConfig) {
         let stored = ids.iter().map(|id| simulated::node(id, shape)).collect();
         simulated::register(&self.manager, stored)
             .await

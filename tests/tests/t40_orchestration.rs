@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use agent::executor::fake::FakeConfig;
-use controller::cluster::simulated::{Control, Shape};
+use agent::simulated::SimulatedConfig;
+use controller::node::simulated::{Control, Shape};
 use crds::service::UpdateState;
 use crds::task::TaskState;
 use tests::sim::{SimCluster, running};
@@ -142,9 +142,9 @@ async fn services_converge_and_survive_crashes_node_loss_and_updates() {
 async fn a_failing_update_is_rolled_back_and_reported_as_such() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = SimCluster::start(dir.path(), 0, &shape(), Duration::from_millis(300)).await;
-    let config = FakeConfig {
+    let config = SimulatedConfig {
         fail_images: vec!["app:bad".into()],
-        ..FakeConfig::default()
+        ..SimulatedConfig::default()
     };
     cluster.add_nodes(&["a", "b"], &shape(), config).await;
     cluster

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use agent::executor::fake::FakeConfig;
+use agent::simulated::SimulatedConfig;
 use controller::cli::wait::{self, Target, Verdict};
-use controller::cluster::api::{StatusView, SyncState};
-use controller::cluster::manager::now_ms;
-use controller::cluster::simulated::Shape;
-use controller::cluster::stack_views::compute_stack_views;
+use controller::leader::manager::now_ms;
+use controller::node::simulated::Shape;
+use controller::protocol::{StatusView, SyncState};
+use controller::views::stacks::compute_stack_views;
 use tests::sim::SimCluster;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -71,7 +71,7 @@ fn failed_with(verdict: &Verdict, words: &str) -> bool {
 async fn the_wait_ends_on_convergence_or_on_failures_that_will_not_heal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = SimCluster::start(dir.path(), 0, &shape(), Duration::from_millis(300)).await;
-    let config = FakeConfig {
+    let config = SimulatedConfig {
         fail_images: vec!["app:bad".into()],
         reject_images: vec!["app:missing".into()],
     };

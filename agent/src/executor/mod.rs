@@ -17,8 +17,8 @@
 //!
 //! # Layout
 //! - [`docker`]: the Docker engine, through bollard.
-//! - [`memory`]: an in-memory engine with scripted failures, for tests of the worker.
-//! - [`fake`]: whole simulated nodes (no worker at all) for benchmarks of thousands of nodes.
+//! - `memory` (feature `testing`): an in-memory engine with scripted failures, for tests of
+//!   the worker.
 //! - [`conformance`]: the contract every implementation's tests check.
 
 use std::future::Future;
@@ -30,7 +30,7 @@ use futures_util::Stream;
 
 pub mod conformance;
 pub mod docker;
-pub mod fake;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 
 /// Why a step failed, classified by what the worker should do about it.

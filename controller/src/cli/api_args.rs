@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::source_args::default_data_dir;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::cluster::client::{ApiClient, ClientError};
+use crate::cli::client::{ApiClient, ClientError};
 
 /// Where the CLI finds its identity and its manager.
 #[derive(Debug, Clone, clap::Args)]
@@ -82,8 +82,7 @@ pub async fn fetch<T: serde::de::DeserializeOwned>(
     path: &str,
 ) -> Result<T, Failure> {
     let client = api.client().map_err(other)?;
-    let read: crate::cluster::api::Read<T> =
-        client.get(path).await.map_err(Failure::from_lookup)?;
+    let read: crate::protocol::Read<T> = client.get(path).await.map_err(Failure::from_lookup)?;
     warn_if_stale(read.possibly_stale, &read.answered_by);
     Ok(read.data)
 }

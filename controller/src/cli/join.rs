@@ -3,7 +3,7 @@
 use crds::node::NodeRole;
 
 use super::run as node_run;
-use crate::cluster::runtime::JoinTarget;
+use crate::node::runtime::JoinTarget;
 
 /// Arguments of `join`.
 #[derive(Debug, Clone, clap::Args)]

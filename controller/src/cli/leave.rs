@@ -18,7 +18,7 @@ pub struct Args {
 /// Run `leave`.
 pub fn run(args: &Args) -> u8 {
     let dir = args.api.dir();
-    match block_on(crate::cluster::runtime::leave(&dir, args.force)).and_then(|r| r) {
+    match block_on(crate::node::runtime::leave(&dir, args.force)).and_then(|r| r) {
         Ok(()) => {
             println!(
                 "Node left the cluster; its process stops at its next heartbeat and forgets the cluster."

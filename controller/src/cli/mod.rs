@@ -4,6 +4,7 @@
 //! usage or IO errors.
 
 pub mod api_args;
+pub mod client;
 pub mod config;
 pub mod join;
 pub mod leave;
@@ -111,7 +112,7 @@ fn is_member(args: &run::Args) -> bool {
         .data_dir
         .clone()
         .unwrap_or_else(source_args::default_data_dir);
-    dir.join(crate::cluster::layout::NODE_FILE).exists()
+    dir.join(crate::node::layout::NODE_FILE).exists()
 }
 
 /// Whether to colour human output written to a stream.

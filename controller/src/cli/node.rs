@@ -7,8 +7,8 @@ use reqwest::Method;
 
 use super::api_args::{ApiArgs, block_on, warn_if_stale};
 use super::{EXIT_OK, EXIT_USAGE};
-use crate::cluster::api::{ManagerStatus, NODES_PATH, NodeView, Read};
-use crate::cluster::layout::NodeConfig;
+use crate::node::layout::NodeConfig;
+use crate::protocol::{ManagerStatus, NODES_PATH, NodeView, Read};
 use crate::raft::command::NodeUpdate;
 
 /// Arguments of `node`.
@@ -253,7 +253,7 @@ async fn run_async(action: &Action) -> Result<(), String> {
 
 /// PATCH a node; prints the manager's warnings to stderr.
 async fn patch(
-    client: &crate::cluster::client::ApiClient,
+    client: &crate::cli::client::ApiClient,
     node: &str,
     update: &NodeUpdate,
 ) -> Result<(NodeView, Vec<String>), String> {

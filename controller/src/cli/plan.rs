@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use super::source_args::SourceArgs;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, use_color};
-use crate::cluster::api::{Read, STATUS_PATH, StatusView};
-use crate::cluster::client::ApiClient;
+use crate::cli::client::ApiClient;
 use crate::desired;
+use crate::protocol::{Read, STATUS_PATH, StatusView};
 use crate::sync::{self, Decision, Options};
 
 /// Arguments of `plan`.
@@ -116,7 +116,7 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
 
 /// The revision record of the cluster whose manager uses `data_dir`: read from its store when
 /// the manager is stopped, asked of the manager while it runs (and holds the store).
-fn applied_record(data_dir: &Path) -> Result<crate::applied::Record, String> {
+fn applied_record(data_dir: &Path) -> Result<crate::sync::applied::Record, String> {
     if data_dir.join(crate::raft::DB_FILE_NAME).exists() {
         match crate::raft::open_store(data_dir) {
             Ok((_, sm)) => return Ok(sm.read(|s| s.revisions.clone())),

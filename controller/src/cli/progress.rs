@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::cluster::api::{Convergence, ServiceProgress, StackView};
+use crate::protocol::{Convergence, ServiceProgress, StackView};
 
 /// Characters between the brackets of a progress bar.
 const BAR_WIDTH: usize = 40;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::cluster::api::SyncState;
+use crate::protocol::SyncState;
 
 fn stack(name: &str, services: Vec<ServiceProgress>) -> StackView {
     StackView {

@@ -11,15 +11,15 @@ use tracing::{error, info};
 
 use super::source_args::{self, SourceArgs};
 use super::{EXIT_OK, EXIT_USAGE};
-use crate::cluster::assignment_client::AgentLink;
-use crate::cluster::liveness::Timing;
-use crate::cluster::orchestration;
-use crate::cluster::record::RaftRecordStore;
-use crate::cluster::runtime::{self, Exit, JoinTarget};
+use crate::leader::liveness::Timing;
+use crate::leader::orchestration;
+use crate::leader::record::RaftRecordStore;
+use crate::node::assignment_client::AgentLink;
+use crate::node::runtime::{self, Exit, JoinTarget};
 use crate::source::webhook::{self, Secret, Secrets, WebhookState};
 use crate::source::{Wake, WakeReason, watch};
 use crate::sync::Options;
-use crate::syncer::{self, Syncer};
+use crate::sync::runner::{self, Syncer};
 
 /// Arguments of the manager.
 #[derive(Debug, Clone, clap::Args)]
@@ -296,7 +296,10 @@ async fn shutdown_signal() {
 fn prepare_data_dir(data_dir: &Path) -> Result<(), StartError> {
     let fail = |e| StartError::DataDir(data_dir.to_owned(), e);
     crate::private_files::create_dir(data_dir).map_err(fail)?;
-    for tightened in crate::private_files::secure_data_dir(data_dir).map_err(fail)? {
+    for tightened in
+        crate::private_files::secure_data_dir(data_dir, &[crate::node::layout::PKI_DIR])
+            .map_err(fail)?
+    {
         tracing::warn!(
             "{tightened}: the data directory must be readable by this user only (it holds the \
              cluster CA key, the join-token secrets and the node key)"
@@ -382,10 +385,10 @@ async fn serve(args: &Args, mut join: Option<JoinTarget>) -> Result<(), StartErr
 
 /// Connects to the local engine and starts the node's worker on it.
 async fn start_worker(
-    config: &crate::cluster::layout::NodeConfig,
+    config: &crate::node::layout::NodeConfig,
     listen_addr: SocketAddr,
     assignments: mpsc::Receiver<crds::assignment::AssignmentBatch>,
-    reports: mpsc::Sender<crate::cluster::assignment_client::Reports>,
+    reports: mpsc::Sender<crate::node::assignment_client::Reports>,
     stop: &CancellationToken,
 ) -> Result<(), StartError> {
     // Published ports bind on the address the node listens on when it names one (so nodes
@@ -477,7 +480,7 @@ async fn start_syncer(
         (None, Some(git_dir)) if args.watch_refs => Some(watch::watch_refs(git_dir, tx.clone())?),
         (None, _) => None,
     };
-    tokio::spawn(syncer::tick(args.interval, tx.clone()));
+    tokio::spawn(runner::tick(args.interval, tx.clone()));
     if let Some(addr) = args.webhook_listen {
         start_webhook(addr, args.source.branch.clone(), tx.clone()).await?;
     }

@@ -11,9 +11,9 @@ use crds::task::TaskState;
 
 use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
-use crate::cluster::api::{SERVICES_PATH, ServiceView, TASKS_PATH, TaskView};
-use crate::cluster::manager::now_ms;
-use crate::cluster::service_views;
+use crate::leader::manager::now_ms;
+use crate::protocol::{SERVICES_PATH, ServiceView, TASKS_PATH, TaskView};
+use crate::views::services;
 
 /// Errors longer than this are cut in the table unless `--no-trunc` (Docker's limit).
 const MAX_ERROR_CHARS: usize = 30;
@@ -228,7 +228,7 @@ fn ps_row(view: &TaskView, name: String, no_trunc: bool, now_ms: u64) -> Vec<Str
 
 /// `web.1` for a replica, `web.<node id>` for a global service's task (slot 0).
 pub fn task_name(view: &TaskView) -> String {
-    service_views::task_name(&view.service_short_name, &view.task)
+    services::task_name(&view.service_short_name, &view.task)
 }
 
 /// The task's error or, while it waits for the scheduler, the scheduler's reason; cut and

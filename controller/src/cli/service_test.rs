@@ -2,7 +2,7 @@ use crds::port::{PortConfig, PortMode, Protocol};
 use crds::service::{UpdateState, UpdateStatus};
 
 use super::*;
-use crate::cluster::api::Replicas;
+use crate::protocol::Replicas;
 use crate::raft::fixtures::{service, task};
 
 const NOW: u64 = 1_700_000_000_000;

@@ -7,10 +7,10 @@
 use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
 use super::service::{render_ls, render_ps};
-use crate::cluster::api::{
+use crate::leader::manager::now_ms;
+use crate::protocol::{
     SERVICES_PATH, STACKS_PATH, ServiceView, StackView, SyncState, TASKS_PATH, TaskView,
 };
-use crate::cluster::manager::now_ms;
 
 /// Revisions are shown by this prefix (Git's short commit id).
 pub const SHORT_REVISION_CHARS: usize = 7;

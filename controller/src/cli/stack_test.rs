@@ -1,5 +1,5 @@
 use super::*;
-use crate::cluster::api::{Convergence, ServiceProgress};
+use crate::protocol::{Convergence, ServiceProgress};
 
 fn service(name: &str, convergence: Convergence, reasons: &[&str]) -> ServiceProgress {
     ServiceProgress {

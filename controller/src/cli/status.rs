@@ -11,8 +11,8 @@ use super::progress::{Screen, render_frame};
 use super::stack::{render_reasons, render_stacks};
 use super::wait::{self, Target, Verdict};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-use crate::cluster::api::{Read, STATUS_PATH, StatusView};
-use crate::cluster::client::{ApiClient, ClientError};
+use crate::cli::client::{ApiClient, ClientError};
+use crate::protocol::{Read, STATUS_PATH, StatusView};
 
 /// How often `--wait` asks again.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);

@@ -1,9 +1,9 @@
 use crds::diagnostic::Finding;
 
 use super::*;
-use crate::applied::{Refusal, RejectedRevision};
-use crate::cluster::api::{Convergence, ServiceProgress, StackView, SyncState};
+use crate::protocol::{Convergence, ServiceProgress, StackView, SyncState};
 use crate::raft::fixtures::record;
+use crate::sync::applied::{Refusal, RejectedRevision};
 
 fn view() -> StatusView {
     StatusView {

@@ -2,7 +2,7 @@
 
 use super::api_args::{ApiArgs, block_on, warn_if_stale};
 use super::{EXIT_OK, EXIT_USAGE};
-use crate::cluster::api::{Read, TOKENS_PATH, TokenView};
+use crate::protocol::{Read, TOKENS_PATH, TokenView};
 
 /// Arguments of `token`.
 #[derive(Debug, Clone, clap::Args)]

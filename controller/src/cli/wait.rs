@@ -12,8 +12,8 @@
 
 use std::time::Duration;
 
-use crate::applied::{Record, Refusal, RejectedRevision};
-use crate::cluster::api::{Convergence, StatusView};
+use crate::protocol::{Convergence, StatusView};
+use crate::sync::applied::{Record, Refusal, RejectedRevision};
 
 use super::stack::short_revision;
 

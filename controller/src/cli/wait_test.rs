@@ -1,10 +1,10 @@
 use crds::diagnostic::Finding;
 
 use super::*;
-use crate::applied::{Outcome, RevisionInfo};
-use crate::cluster::api::{ServiceProgress, StackView};
-use crate::cluster::stack_views::sync_of;
+use crate::protocol::{ServiceProgress, StackView};
 use crate::raft::fixtures::record;
+use crate::sync::applied::{Outcome, RevisionInfo};
+use crate::views::stacks::sync_of;
 
 fn service(name: &str, convergence: Convergence, done: u64, reasons: &[&str]) -> ServiceProgress {
     ServiceProgress {

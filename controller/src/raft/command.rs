@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::pki::TokenStore;
 use crate::raft::cluster_info::ClusterInfo;
-use crate::raft::revision::RevisionRecord;
 use crate::raft::state::Key;
+use crate::sync::record::RevisionRecord;
 
 /// One replicated write.
 // Commands are built once, serialized into the log and dropped: boxing the big variants would
@@ -56,7 +56,7 @@ pub enum Command {
     },
     /// Replace the revision record (applied revision, rejection, history).
     RecordRevision {
-        /// The new record; its history is trimmed to [`HISTORY`](crate::raft::revision::HISTORY).
+        /// The new record; its history is trimmed to [`HISTORY`](crate::sync::record::HISTORY).
         record: RevisionRecord,
     },
     /// Create a node or replace its content (`meta.id` names it).

@@ -11,7 +11,7 @@ use crds::task::{Task, TaskState, TaskStatus};
 
 use crate::raft::changes::Changes;
 use crate::raft::command::Command;
-use crate::raft::revision::{AppliedRevision, Outcome, RevisionInfo, RevisionRecord};
+use crate::sync::record::{AppliedRevision, Outcome, RevisionInfo, RevisionRecord};
 
 /// A stack file with two services.
 const SHOP: &str = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\"]\n  db:\n    image: postgres:17\n";

@@ -14,7 +14,6 @@
 //! - [`state`]: [`ClusterState`] and the pure, deterministic [`ClusterState::apply`].
 //! - [`changes`]: which objects each applied command changed, for the leader's loops.
 //! - [`cluster_info`]: the cluster's identity, CA and join tokens (managers only).
-//! - [`revision`]: the revision record (applied, rejected, history) kept in the state.
 //! - [`log_store`]: the Raft log, vote and committed pointer ([`LogStore`]).
 //! - [`state_machine`]: applied state, membership and snapshots ([`StateMachineStore`]);
 //!   its child `snapshot` builds, installs and reads snapshots.
@@ -27,7 +26,6 @@ pub mod command;
 mod db;
 pub mod log_store;
 pub mod network;
-pub mod revision;
 pub mod state;
 pub mod state_machine;
 

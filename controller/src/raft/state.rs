@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::pki::TokenStore;
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::command::{Command, NodeUpdate, Response};
-use crate::raft::revision::RevisionRecord;
+use crate::sync::record::RevisionRecord;
 
 /// Everything the managers replicate.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use crds::task::TaskState;
 
 use super::*;
 use crate::raft::fixtures::{node, record, script, service, status, task};
-use crate::raft::revision::{HISTORY, Outcome};
+use crate::sync::record::{HISTORY, Outcome};
 
 /// A command, what it must answer, and what the state must look like after it.
 struct Case {

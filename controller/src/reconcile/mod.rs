@@ -14,6 +14,8 @@
 //! - `restart`: restart policy and moves off lost nodes, per slot.
 //! - `rollout`: rolling updates, failure actions and rollbacks.
 //! - `reaper`: task history per slot.
+//! - [`services`]: the applied revision's services → service changes.
+//! - [`task_index`]: the leader's index of tasks by service, following the change feed.
 //!
 //! ```text
 //! ClusterState ─┬─ tasks grouped by service (one pass), sorted by slot
@@ -28,7 +30,9 @@ mod reaper;
 mod replicated;
 pub(crate) mod restart;
 mod rollout;
+pub mod services;
 mod slot;
+pub mod task_index;
 
 use crds::service::{Service, ServiceMode, ServiceStatus, UpdateState};
 use crds::task::{Task, TaskState};

@@ -1,0 +1,31 @@
+//! What every node runs: its identity on disk, start-up (initialise a cluster, join one, or
+//! restart), the heartbeat session with the leader and the node's end of the assignment stream.
+//!
+//! ```text
+//!  reconciler --repo …            reconciler join ADDR --token T
+//!        │ (empty data dir)             │ (bootstrap TLS, CA pinned)
+//!        ▼                              ▼
+//!   init: CA, node cert,  ◀─POST /v1/join── api::join: verify token, issue cert, UpsertNode
+//!   tokens → Raft
+//!   every node ──POST /v1/session/heartbeat (1 s)──▶ leader: liveness ─▶ SetNodeState down
+//!   every node ◀─GET /v1/session/assignments (NDJSON)── leader: dispatcher
+//! ```
+//!
+//! # Layout
+//! - [`layout`]: the data directory: `node.json` ([`layout::NodeConfig`]) and `pki/`.
+//! - [`runtime`]: starting a node: init, join or restart, then serve until stopped — the one
+//!   composition root of a running node.
+//! - [`join`]: the joiner's end of joining.
+//! - [`session`]: the node's end of heartbeats: follow the leader, learn role changes.
+//! - [`assignment_client`]: the node's end of its assignment stream and status reports.
+//! - [`store_watch`]: stops the node when its replicated store stops by itself (a full disk).
+//! - `simulated` (feature `testing`): simulated nodes in process for tests and benchmarks.
+
+pub mod assignment_client;
+pub mod join;
+pub mod layout;
+pub mod runtime;
+pub mod session;
+#[cfg(feature = "testing")]
+pub mod simulated;
+pub mod store_watch;
