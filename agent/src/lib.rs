@@ -7,6 +7,7 @@
 //! ```
 //!
 //! # Layout
+//! - [`clock`]: the one clock of a process (wall-clock milliseconds on a monotonic instant).
 //! - [`describe`]: what the node reports about itself (hostname, resources, engine).
 //! - [`worker`]: assigned tasks vs running containers → executor steps and status reports
 //!   (a pure planner in [`worker::plan`], a thin async loop in [`worker::run`]).
@@ -19,6 +20,7 @@
 //! The session with the leader lives in the controller crate, which hands the worker its
 //! assignment stream and takes its reports.
 
+pub mod clock;
 pub mod describe;
 pub mod executor;
 #[cfg(any(test, feature = "testing"))]

@@ -1,6 +1,6 @@
 //! Wire types and paths of the manager's HTTPS API (JSON bodies, one port with Raft RPC).
 //!
-//! Every error answer has the body [`ApiError`]; a write sent to a follower that cannot forward it
+//! Every error answer has the body [`ErrorBody`]; a write sent to a follower that cannot forward it
 //! and a heartbeat sent to a follower answer `421 Misdirected Request` with [`NotLeader`].
 
 use std::collections::BTreeMap;
@@ -37,7 +37,7 @@ pub const FORWARD_PATH: &str = "/raft/write";
 
 /// The body of every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiError {
+pub struct ErrorBody {
     /// What went wrong and what to do.
     pub error: String,
 }

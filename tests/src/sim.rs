@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use agent::simulated::SimulatedConfig;
 use controller::leader::liveness::Timing;
-use controller::leader::manager::{Manager, now_ms};
+use controller::leader::manager::Manager;
 use controller::node::runtime::{self, Options, Running};
 use controller::node::simulated::{self, Handle, Shape};
 use controller::raft::Command;
@@ -47,6 +47,7 @@ impl SimCluster {
             raft: controller::raft::Config::default(),
             orchestration: Default::default(),
             agent: None,
+            clock: agent::clock::Clock::system(),
         };
         let running = runtime::start(&options, None)
             .await
@@ -64,7 +65,7 @@ impl SimCluster {
                     availability: Some(Availability::Drain),
                     ..NodeUpdate::default()
                 },
-                at_ms: now_ms(),
+                at_ms: manager.clock.now_ms(),
             })
             .await
             .expect("drain the manager");
@@ -130,7 +131,7 @@ impl SimCluster {
         let record = RevisionRecord {
             applied: Some(AppliedRevision {
                 revision: info.clone(),
-                at_ms: now_ms(),
+                at_ms: self.manager.clock.now_ms(),
                 stacks,
                 warnings: Vec::new(),
             }),

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use agent::simulated::SimulatedConfig;
 use controller::cli::wait::{self, Target, Verdict};
-use controller::leader::manager::now_ms;
 use controller::node::simulated::Shape;
 use controller::protocol::{StatusView, SyncState};
 use controller::views::stacks::compute_stack_views;
@@ -46,7 +45,7 @@ fn status(cluster: &SimCluster) -> StatusView {
         nodes: (0, 0),
         managers: 1,
         record: s.revisions.clone(),
-        stacks: compute_stack_views(s, now_ms()),
+        stacks: compute_stack_views(s, agent::clock::Clock::system().now_ms()),
     })
 }
 

@@ -22,7 +22,7 @@
 //! at once and leaves every container as it is: an agent restart adopts them, and losing the
 //! manager stops nothing.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crds::assignment::AssignmentBatch;
 use crds::task::TaskStatus;
@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::executor::Executor;
 
 pub mod entry;
@@ -55,6 +56,8 @@ pub const RESUBSCRIBE_MAX: Duration = Duration::from_secs(5);
 pub struct Config {
     /// This node's id (the executor already filters containers by it; used in logs).
     pub node_id: String,
+    /// The process's clock: report times and retry deadlines.
+    pub clock: Clock,
 }
 
 /// Converges this node's containers to its assignments until `stop` is cancelled.
@@ -68,7 +71,7 @@ pub async fn run<E: Executor>(
     reports: mpsc::Sender<Vec<(String, TaskStatus)>>,
     stop: CancellationToken,
 ) {
-    let clock = Clock::new();
+    let clock = config.clock;
     let mut planner = Planner::new(MAX_STEPS_IN_FLIGHT);
     let mut steps = FuturesUnordered::new();
     let mut events = None;
@@ -208,35 +211,6 @@ async fn next_event<S: futures_util::Stream + Unpin>(stream: &mut Option<S>) -> 
 fn resubscribe_delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(8);
     (RESUBSCRIBE_MIN * 2u32.pow(doublings)).min(RESUBSCRIBE_MAX)
-}
-
-/// Wall-clock milliseconds that advance with tokio's clock, so report timestamps are real
-/// times while tests on a paused clock see retries fall due.
-struct Clock {
-    wall_ms: u64,
-    start: Instant,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        Clock {
-            wall_ms,
-            start: Instant::now(),
-        }
-    }
-
-    fn now_ms(&self) -> u64 {
-        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.wall_ms.saturating_add(elapsed)
-    }
-
-    fn instant_of(&self, ms: u64) -> Instant {
-        self.start + Duration::from_millis(ms.saturating_sub(self.wall_ms))
-    }
 }
 
 #[cfg(test)]

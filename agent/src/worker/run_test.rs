@@ -33,6 +33,7 @@ impl Harness {
         let stop = CancellationToken::new();
         let config = Config {
             node_id: "n1".to_owned(),
+            clock: crate::clock::Clock::system(),
         };
         let worker = tokio::spawn(run(
             config,

@@ -143,6 +143,7 @@ impl Node {
         let stop = CancellationToken::new();
         let config = Config {
             node_id: node_id.clone(),
+            clock: agent::clock::Clock::system(),
         };
         let worker = tokio::spawn(worker::run(
             config,

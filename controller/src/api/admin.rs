@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use crds::node::{NodeRole, NodeState};
 
-use crate::api::error;
+use crate::api::ApiError;
 use crate::api::join::{even_managers_warning, role_name};
-use crate::leader::manager::{Manager, now_ms};
+use crate::leader::manager::Manager;
 use crate::protocol::{NodeView, RemoveQuery, ServicesQuery, StatusView, TasksQuery, TokenView};
 use crate::raft::command::NodeUpdate;
 use crate::raft::{ClusterState, Command};
@@ -64,12 +64,12 @@ fn lookup_error(err: &LookupError) -> Response {
         LookupError::NotFound { .. } | LookupError::NoSuchStack { .. } => StatusCode::NOT_FOUND,
         LookupError::Ambiguous { .. } => StatusCode::CONFLICT,
     };
-    error(status, err.to_string())
+    ApiError::new(status, err.to_string()).into_response()
 }
 
 /// `GET /v1/stacks`: every stack with its sync state and per-service progress.
 pub async fn list_stacks(State(manager): State<Arc<Manager>>) -> Response {
-    let now = now_ms();
+    let now = manager.clock.now_ms();
     let views = manager.sm.read(|s| stacks::compute_stack_views(s, now));
     Json(manager.answer(views)).into_response()
 }
@@ -90,21 +90,23 @@ pub async fn update_node(
         .chain(&update.labels_rm)
         .find(|k| k.trim().is_empty() || k.contains('='))
     {
-        return error(
+        return ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("invalid label key {key:?}: keys are non-empty and contain no '='"),
-        );
+        )
+        .into_response();
     }
     let managers = manager.sm.read(count_managers);
     let mut warnings = Vec::new();
     match (view.node.spec.role, update.role) {
         (NodeRole::Manager, Some(NodeRole::Worker)) => {
             if managers <= 1 {
-                return error(
+                return ApiError::new(
                     StatusCode::CONFLICT,
                     "cannot demote the last manager: the cluster's state would have no keeper; \
                      promote another node first",
-                );
+                )
+                .into_response();
             }
             warnings.extend(even_managers_warning(managers - 1));
         }
@@ -116,7 +118,7 @@ pub async fn update_node(
     let cmd = Command::UpdateNode {
         id: view.node.meta.id.clone(),
         update,
-        at_ms: now_ms(),
+        at_ms: manager.clock.now_ms(),
     };
     match manager.writer.write(cmd).await {
         Ok(version) => {
@@ -133,7 +135,7 @@ pub async fn update_node(
                 Err(response) => *response,
             }
         }
-        Err(err) => error(err.status(), err.to_string()),
+        Err(err) => ApiError::new(err.status(), err.to_string()).into_response(),
     }
 }
 
@@ -149,22 +151,24 @@ pub async fn remove_node(
     };
     let node = &view.node;
     if node.spec.role == NodeRole::Manager {
-        return error(
+        return ApiError::new(
             StatusCode::CONFLICT,
             format!(
                 "node {} is a manager; demote it first (`reconciler node demote {}`)",
                 node.meta.id, node.meta.id
             ),
-        );
+        )
+        .into_response();
     }
     if node.status.state == NodeState::Ready && !query.force {
-        return error(
+        return ApiError::new(
             StatusCode::CONFLICT,
             format!(
                 "node {} is up; run `reconciler leave` on it, stop it, or remove it with --force",
                 node.meta.id
             ),
-        );
+        )
+        .into_response();
     }
     let cmd = Command::RemoveNode {
         id: node.meta.id.clone(),
@@ -177,7 +181,7 @@ pub async fn remove_node(
             }
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(err) => error(err.status(), err.to_string()),
+        Err(err) => ApiError::new(err.status(), err.to_string()).into_response(),
     }
 }
 
@@ -185,10 +189,13 @@ fn parse_role(role: &str) -> Result<NodeRole, Box<Response>> {
     match role {
         "manager" => Ok(NodeRole::Manager),
         "worker" => Ok(NodeRole::Worker),
-        other => Err(Box::new(error(
-            StatusCode::NOT_FOUND,
-            format!("no such role {other:?}: say worker or manager"),
-        ))),
+        other => Err(Box::new(
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no such role {other:?}: say worker or manager"),
+            )
+            .into_response(),
+        )),
     }
 }
 
@@ -205,10 +212,11 @@ pub async fn show_token(State(manager): State<Arc<Manager>>, Path(role): Path<St
             manager: manager.api_addr.clone(),
         }))
         .into_response(),
-        None => error(
+        None => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the cluster is not initialised yet",
-        ),
+        )
+        .into_response(),
     }
 }
 
@@ -225,10 +233,11 @@ pub async fn rotate_token(
         .sm
         .read(|s| s.cluster.as_ref().map(|c| c.tokens.clone()))
     else {
-        return error(
+        return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the cluster is not initialised yet",
-        );
+        )
+        .into_response();
     };
     let token = tokens.rotate(role).to_string();
     match manager.writer.write(Command::SetTokens { tokens }).await {
@@ -242,7 +251,7 @@ pub async fn rotate_token(
             }))
             .into_response()
         }
-        Err(err) => error(err.status(), err.to_string()),
+        Err(err) => ApiError::new(err.status(), err.to_string()).into_response(),
     }
 }
 
@@ -250,7 +259,7 @@ pub async fn rotate_token(
 pub async fn status(State(manager): State<Arc<Manager>>) -> Response {
     let leader_raft_id = manager.leader_id();
     let metrics = manager.raft.metrics().borrow().clone();
-    let now = now_ms();
+    let now = manager.clock.now_ms();
     let view = manager.sm.read(|s| StatusView {
         cluster_id: s.cluster.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
         leader: leader_raft_id.and_then(|id| {
@@ -281,7 +290,7 @@ pub async fn forwarded_write(
 ) -> Response {
     match manager.writer.write_as_leader(cmd).await {
         Ok(version) => Json(version).into_response(),
-        Err(err) => error(err.status(), err.to_string()),
+        Err(err) => ApiError::new(err.status(), err.to_string()).into_response(),
     }
 }
 
@@ -298,21 +307,27 @@ fn find(manager: &Manager, key: &str) -> Result<NodeView, Box<Response>> {
     let views = manager.node_views();
     match pick(&views, key) {
         Ok(view) => Ok(view.clone()),
-        Err(many) if many.is_empty() => Err(Box::new(error(
-            StatusCode::NOT_FOUND,
-            format!("no such node: {key} (`reconciler node ls` lists them)"),
-        ))),
-        Err(many) => Err(Box::new(error(
-            StatusCode::CONFLICT,
-            format!(
-                "{key:?} matches {} nodes ({}); use a longer id",
-                many.len(),
-                many.iter()
-                    .map(|v| v.node.meta.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ))),
+        Err(many) if many.is_empty() => Err(Box::new(
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no such node: {key} (`reconciler node ls` lists them)"),
+            )
+            .into_response(),
+        )),
+        Err(many) => Err(Box::new(
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "{key:?} matches {} nodes ({}); use a longer id",
+                    many.len(),
+                    many.iter()
+                        .map(|v| v.node.meta.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .into_response(),
+        )),
     }
 }
 

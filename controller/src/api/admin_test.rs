@@ -75,6 +75,7 @@ async fn manager(dir: &TempDir) -> Arc<Manager> {
         writer,
         Timing::default(),
         lease,
+        agent::clock::Clock::system(),
     );
     let (web, db) = (service("shop_web"), service("shop_db"));
     let mut running = task("w1", TaskState::Running);
@@ -90,11 +91,11 @@ async fn manager(dir: &TempDir) -> Arc<Manager> {
         },
         Command::PutServices {
             services: vec![web, db],
-            at_ms: now_ms(),
+            at_ms: manager.clock.now_ms(),
         },
         Command::PutTasks {
             tasks: vec![running, pending],
-            at_ms: now_ms(),
+            at_ms: manager.clock.now_ms(),
         },
     ] {
         manager.writer.write(cmd).await.expect("write");

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use crds::assignment::StatusReport;
 
-use crate::api::error;
+use crate::api::ApiError;
 use crate::api::session::not_leader;
 use crate::leader::manager::Manager;
 use crate::pki::PeerIdentity;
@@ -36,10 +36,11 @@ pub async fn assignments(
         .sm
         .with_nodes(|nodes| nodes.contains_key(&peer.node_id))
     {
-        return error(
+        return ApiError::new(
             StatusCode::FORBIDDEN,
             format!("node {} is not a member of the cluster", peer.node_id),
-        );
+        )
+        .into_response();
     }
     let rx = manager.dispatcher.connect(&peer.node_id);
     let lines = futures_util::stream::unfold(rx, |mut rx| async move {

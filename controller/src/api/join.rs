@@ -16,8 +16,8 @@ use crds::meta::ObjectMeta;
 use crds::node::{Availability, Node, NodeDescription, NodeRole, NodeSpec};
 use sha2::{Digest, Sha256};
 
-use crate::api::error;
-use crate::leader::manager::{Manager, now_ms};
+use crate::api::ApiError;
+use crate::leader::manager::Manager;
 use crate::pki::node::DEFAULT_NODE_CERT_VALIDITY;
 use crate::pki::{ClusterCa, JoinToken, NodeCert};
 use crate::protocol::{JoinRequest, JoinResponse};
@@ -68,25 +68,26 @@ pub async fn join(
 ) -> Response {
     let token: JoinToken = match request.token.trim().parse() {
         Ok(token) => token,
-        Err(err) => return error(StatusCode::BAD_REQUEST, err.to_string()),
+        Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
     };
     let Some(cluster) = manager.sm.read(|s| s.cluster.clone()) else {
-        return error(
+        return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "this manager has not received the cluster's identity yet; retry in a moment",
-        );
+        )
+        .into_response();
     };
     let role = match cluster.tokens.verify(&token) {
         Ok(role) => role,
         Err(err) => {
             log_refused(&request.hostname, &err);
-            return error(StatusCode::UNAUTHORIZED, err.to_string());
+            return ApiError::new(StatusCode::UNAUTHORIZED, err.to_string()).into_response();
         }
     };
     if let Some(asked) = request.role
         && asked != role
     {
-        return error(
+        return ApiError::new(
             StatusCode::BAD_REQUEST,
             format!(
                 "the token grants the {} role but {} was asked for; use the {} token \
@@ -96,38 +97,41 @@ pub async fn join(
                 role_name(asked),
                 role_name(asked)
             ),
-        );
+        )
+        .into_response();
     }
     let advertise = match (role, &request.api_addr) {
         (NodeRole::Manager, Some(addr)) => match addr.parse::<std::net::SocketAddr>() {
             Ok(a) if a.ip() == request.advertise_ip => addr.clone(),
             _ => {
-                return error(
+                return ApiError::new(
                     StatusCode::BAD_REQUEST,
                     format!(
                         "api_addr {addr:?} must be ip:port on the advertised IP {}",
                         request.advertise_ip
                     ),
-                );
+                )
+                .into_response();
             }
         },
         (NodeRole::Manager, None) => {
-            return error(
+            return ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "a joining manager must say where it serves (api_addr)",
-            );
+            )
+            .into_response();
         }
         (NodeRole::Worker, _) => request.advertise_ip.to_string(),
     };
     let ca = match ClusterCa::from_pem(&cluster.ca.cert_pem, &cluster.ca.key_pem) {
         Ok(ca) => ca,
-        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        Err(err) => return ApiError::internal(err).into_response(),
     };
     let node_id = crate::ids::new_id();
     let raft_id = raft_id_for(&node_id);
     let cert = match issue(&ca, &node_id, role, request.advertise_ip) {
         Ok(cert) => cert,
-        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        Err(err) => return ApiError::internal(err).into_response(),
     };
     let node = Node {
         meta: ObjectMeta {
@@ -151,12 +155,12 @@ pub async fn join(
         .writer
         .write(Command::UpsertNode {
             node,
-            at_ms: now_ms(),
+            at_ms: manager.clock.now_ms(),
         })
         .await
     {
         Ok(version) => version,
-        Err(err) => return error(err.status(), err.to_string()),
+        Err(err) => return ApiError::new(err.status(), err.to_string()).into_response(),
     };
     manager.wait_applied(version).await;
     let managers = manager.sm.read(|s| {

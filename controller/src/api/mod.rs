@@ -10,8 +10,11 @@
 
 pub mod admin;
 pub mod assignments;
+mod error;
 pub mod join;
 pub mod session;
+
+pub use error::ApiError;
 
 use std::sync::Arc;
 
@@ -20,12 +23,12 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use crds::node::NodeRole;
 
 use crate::leader::manager::Manager;
 use crate::pki::PeerIdentity;
-use crate::protocol::{self, ApiError};
+use crate::protocol;
 
 /// The whole router of a manager.
 pub fn router(manager: Arc<Manager>) -> Router {
@@ -67,17 +70,6 @@ pub fn router(manager: Arc<Manager>) -> Router {
     raft.merge(join).merge(session).merge(admin)
 }
 
-/// An error answer with an [`ApiError`] body.
-pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(ApiError {
-            error: message.into(),
-        }),
-    )
-        .into_response()
-}
-
 async fn nodes_only(
     peer: Option<Extension<PeerIdentity>>,
     request: Request,
@@ -85,10 +77,11 @@ async fn nodes_only(
 ) -> Response {
     match peer {
         Some(_) => next.run(request).await,
-        None => error(
+        None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "a node certificate is required; join the cluster first",
-        ),
+        )
+        .into_response(),
     }
 }
 
@@ -99,17 +92,19 @@ async fn managers_only(
 ) -> Response {
     match peer {
         Some(Extension(peer)) if peer.role == NodeRole::Manager => next.run(request).await,
-        Some(Extension(peer)) => error(
+        Some(Extension(peer)) => ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
                 "node {} is a worker; cluster administration runs on managers (use --host \
                  with a manager's address from a manager's data directory)",
                 peer.node_id
             ),
-        ),
-        None => error(
+        )
+        .into_response(),
+        None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "a manager's node certificate is required",
-        ),
+        )
+        .into_response(),
     }
 }

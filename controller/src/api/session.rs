@@ -10,8 +10,8 @@ use axum::{Extension, Json};
 use crds::node::{Node, NodeRole, NodeState};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::error;
-use crate::leader::manager::{Manager, now_ms};
+use crate::api::ApiError;
+use crate::leader::manager::Manager;
 use crate::pki::{ClusterCa, PeerIdentity};
 use crate::protocol::{Heartbeat, HeartbeatResponse, JoinResponse, LeaveRequest, NotLeader};
 use crate::raft::Command;
@@ -32,10 +32,11 @@ pub fn not_leader(manager: &Manager) -> Response {
 }
 
 fn removed(node_id: &str) -> Response {
-    error(
+    ApiError::new(
         StatusCode::FORBIDDEN,
         format!("node {node_id} is not a member of the cluster (it was removed)"),
     )
+    .into_response()
 }
 
 /// `POST /v1/session/heartbeat`: record the sighting; commit `ready` and description changes.
@@ -60,7 +61,7 @@ pub async fn heartbeat(
         let cmd = Command::SetNodeDescription {
             id: peer.node_id.clone(),
             description: reported,
-            at_ms: now_ms(),
+            at_ms: manager.clock.now_ms(),
         };
         if let Err(err) = manager.writer.write(cmd).await {
             tracing::warn!(node = %peer.node_id, error = %err, "recording a node description failed");
@@ -85,7 +86,7 @@ pub async fn mark_ready(manager: &Manager, node: &Node) {
         id: node.meta.id.clone(),
         state: NodeState::Ready,
         message: None,
-        at_ms: now_ms(),
+        at_ms: manager.clock.now_ms(),
     };
     match manager.writer.write(cmd).await {
         Ok(_) => {
@@ -111,12 +112,12 @@ pub async fn renew(
     };
     let ca = match ClusterCa::from_pem(&cluster.ca.cert_pem, &cluster.ca.key_pem) {
         Ok(ca) => ca,
-        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        Err(err) => return ApiError::internal(err).into_response(),
     };
     let ip = crate::api::join::ip_of(&node.description.advertise_addr);
     let cert = match crate::api::join::issue(&ca, &node.meta.id, node.spec.role, ip) {
         Ok(cert) => cert,
-        Err(err) => return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        Err(err) => return ApiError::internal(err).into_response(),
     };
     Json(JoinResponse {
         node_id: node.meta.id.clone(),
@@ -152,13 +153,13 @@ pub async fn leave(
     };
     if node.spec.role == NodeRole::Manager {
         if managers <= 1 {
-            return error(
+            return ApiError::new(
                 StatusCode::CONFLICT,
                 "this is the last manager: leaving would destroy the cluster's state; stop it instead",
-            );
+            ).into_response();
         }
         if !request.force {
-            return error(
+            return ApiError::new(
                 StatusCode::CONFLICT,
                 format!(
                     "this node is a manager; demote it first (`reconciler node demote {}`) or \
@@ -166,7 +167,8 @@ pub async fn leave(
                     node.meta.id,
                     managers - 1
                 ),
-            );
+            )
+            .into_response();
         }
     }
     let cmd = Command::RemoveNode {
@@ -174,7 +176,7 @@ pub async fn leave(
     };
     match manager.writer.write(cmd).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(err) => error(err.status(), err.to_string()),
+        Err(err) => ApiError::new(err.status(), err.to_string()).into_response(),
     }
 }
 
@@ -219,7 +221,7 @@ pub async fn watch_liveness(manager: Arc<Manager>, stop: CancellationToken) {
                 id: node.node_id.clone(),
                 state: NodeState::Down,
                 message: Some(message),
-                at_ms: now_ms(),
+                at_ms: manager.clock.now_ms(),
             };
             if let Err(err) = manager.writer.write_as_leader(cmd).await {
                 tracing::warn!(node = %node.node_id, error = %err, "marking a node down failed");

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::node::layout::{self, NodeConfig};
 use crate::pki::tls;
-use crate::protocol::ApiError;
+use crate::protocol::ErrorBody;
 
 /// Why the CLI could not get an answer.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +121,7 @@ impl ApiClient {
             return Ok(None);
         }
         if !status.is_success() {
-            let message = match response.json::<ApiError>().await {
+            let message = match response.json::<ErrorBody>().await {
                 Ok(body) => body.error,
                 Err(_) => format!("the manager answered HTTP {status}"),
             };

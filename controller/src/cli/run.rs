@@ -147,6 +147,7 @@ impl NodeArgs {
                 strategy: self.strategy.into(),
             },
             agent: None,
+            clock: agent::clock::Clock::system(),
         }
     }
 }
@@ -404,6 +405,7 @@ async fn start_worker(
         })?;
     let worker_config = agent::worker::Config {
         node_id: config.node_id.clone(),
+        clock: agent::clock::Clock::system(),
     };
     tokio::spawn(agent::worker::run(
         worker_config,

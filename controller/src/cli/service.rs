@@ -11,7 +11,6 @@ use crds::task::TaskState;
 
 use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
-use crate::leader::manager::now_ms;
 use crate::protocol::{SERVICES_PATH, ServiceView, TASKS_PATH, TaskView};
 use crate::views::services;
 
@@ -78,7 +77,9 @@ async fn run_async(action: &Action) -> Result<(), Failure> {
             api,
         } => {
             let tasks: Vec<TaskView> = fetch(api, &tasks_path(service, stack.as_deref())).await?;
-            print_as(*format, &tasks, |t| render_ps(t, *no_trunc, now_ms()))
+            print_as(*format, &tasks, |t| {
+                render_ps(t, *no_trunc, agent::clock::Clock::system().now_ms())
+            })
         }
     }
 }

@@ -7,7 +7,6 @@
 use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
 use super::service::{render_ls, render_ps};
-use crate::leader::manager::now_ms;
 use crate::protocol::{
     SERVICES_PATH, STACKS_PATH, ServiceView, StackView, SyncState, TASKS_PATH, TaskView,
 };
@@ -86,7 +85,9 @@ async fn run_async(action: &Action) -> Result<(), Failure> {
         } => {
             let path = format!("{TASKS_PATH}?{}", url_pair("stack", stack));
             let tasks: Vec<TaskView> = fetch(api, &path).await?;
-            print_as(*format, &tasks, |t| render_ps(t, *no_trunc, now_ms()))
+            print_as(*format, &tasks, |t| {
+                render_ps(t, *no_trunc, agent::clock::Clock::system().now_ms())
+            })
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use agent::clock::Clock;
 use crds::node::{NodeRole, NodeState};
 use openraft::ServerState;
 
@@ -33,6 +34,8 @@ pub struct Manager {
     pub quorum_lease: Duration,
     /// Assignment sessions and status reports (served while this manager leads).
     pub dispatcher: Arc<Dispatcher>,
+    /// The time it stamps into commands.
+    pub clock: Clock,
     /// Heartbeat sightings while this manager leads; `None` otherwise.
     liveness: Mutex<Option<Liveness>>,
 }
@@ -49,6 +52,7 @@ impl Manager {
         writer: Writer,
         timing: Timing,
         quorum_lease: Duration,
+        clock: Clock,
     ) -> Arc<Self> {
         Arc::new(Manager {
             node_id,
@@ -60,6 +64,7 @@ impl Manager {
             timing,
             quorum_lease,
             dispatcher: Dispatcher::new(),
+            clock,
             liveness: Mutex::new(None),
         })
     }
@@ -181,12 +186,4 @@ impl Manager {
                 .collect()
         })
     }
-}
-
-/// Milliseconds since the Unix epoch: the time a leader stamps into commands.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

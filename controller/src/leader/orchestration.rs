@@ -26,7 +26,7 @@ use std::time::Duration;
 use crds::task::{Task, TaskState};
 use tokio_util::sync::CancellationToken;
 
-use crate::leader::manager::{Manager, now_ms};
+use crate::leader::manager::Manager;
 use crate::raft::changes::Changes;
 use crate::raft::state::ClusterState;
 use crate::raft::{Command, Response};
@@ -371,7 +371,7 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
         return;
     }
     loop {
-        let now = now_ms();
+        let now = manager.clock.now_ms();
         let started = std::time::Instant::now();
         follower.changes.merge(feed.take());
         // A pass over a large state is CPU work: keep it off the threads that serve heartbeats.
@@ -430,7 +430,7 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
         let next_pass = tokio::time::Instant::from_std(started + pass + interval.max(pass));
         let wake = follower
             .wake_at_ms
-            .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
+            .map(|at| Duration::from_millis(at.saturating_sub(manager.clock.now_ms())))
             .unwrap_or(Duration::from_secs(3600));
         if !wrote && feed_is_quiet(&follower) {
             tokio::select! {
@@ -450,7 +450,7 @@ pub async fn run(manager: Arc<Manager>, config: Config, stop: CancellationToken)
 async fn caught_up(manager: &Manager, stop: &CancellationToken) -> bool {
     let barrier = Command::UpdateTaskStatus {
         updates: Vec::new(),
-        at_ms: now_ms(),
+        at_ms: manager.clock.now_ms(),
     };
     tokio::select! {
         () = stop.cancelled() => false,

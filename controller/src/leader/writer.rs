@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use openraft::error::{ClientWriteError, RaftError};
 
-use crate::protocol::{ApiError, FORWARD_PATH};
+use crate::protocol::{ErrorBody, FORWARD_PATH};
 use crate::raft::{Command, NodeId, Raft, Response};
 
 /// How long a proposal may wait for a quorum to commit it.
@@ -236,7 +236,7 @@ impl Writer {
                 .map_err(|e| forward_error(e.to_string()))?;
             return Ok(version);
         }
-        let message = match response.json::<ApiError>().await {
+        let message = match response.json::<ErrorBody>().await {
             Ok(body) => body.error,
             Err(_) => format!("the leader answered HTTP {status}"),
         };

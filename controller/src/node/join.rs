@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::pki::tls;
 use crate::pki::{CaCert, JoinToken, NodeCert};
-use crate::protocol::{ApiError, JOIN_PATH, JoinRequest, JoinResponse};
+use crate::protocol::{ErrorBody, JOIN_PATH, JoinRequest, JoinResponse};
 
 /// How long joining may take end to end.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -118,7 +118,7 @@ pub async fn join(addr: &str, request: &JoinRequest) -> Result<Joined, JoinError
     };
     let status = response.status();
     if !status.is_success() {
-        let message = match response.json::<ApiError>().await {
+        let message = match response.json::<ErrorBody>().await {
             Ok(body) => body.error,
             Err(_) => format!("HTTP {status}"),
         };

@@ -21,7 +21,7 @@ use crate::api::join::{issue, raft_id_for};
 use crate::api::session::{RENEW_PATH, watch_liveness};
 use crate::ids::new_id;
 use crate::leader::liveness::Timing;
-use crate::leader::manager::{Manager, now_ms};
+use crate::leader::manager::Manager;
 use crate::leader::membership;
 use crate::leader::orchestration;
 use crate::leader::writer::Writer;
@@ -30,10 +30,11 @@ use crate::node::layout::{self, NodeConfig};
 use crate::node::session::{Session, SessionEnd};
 use crate::node::{join, store_watch};
 use crate::pki::{CaCert, ClusterCa, NodeCert, TokenStore, tls};
-use crate::protocol::{ApiError, JoinRequest, JoinResponse, LEAVE_PATH};
+use crate::protocol::{ErrorBody, JoinRequest, JoinResponse, LEAVE_PATH};
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::network::{Network, serve_tls};
 use crate::raft::{Command, Raft};
+use agent::clock::Clock;
 
 /// Default port of the manager endpoint (Raft, API, sessions).
 pub const DEFAULT_PORT: u16 = 7420;
@@ -60,6 +61,8 @@ pub struct Options {
     pub orchestration: orchestration::Config,
     /// The node's worker, when it runs tasks: the runtime links it to the leader.
     pub agent: Option<AgentLink>,
+    /// The process's clock: every time the node stamps comes from it.
+    pub clock: Clock,
 }
 
 /// Where and how to join.
@@ -256,7 +259,7 @@ async fn init_cluster(options: &Options) -> Result<Running, Error> {
         id: cluster_id.clone(),
         ca: ca.to_pem(),
         tokens: TokenStore::generate(&ca.fingerprint()).map_err(|e| Error::Raft(e.to_string()))?,
-        created_at_ms: now_ms(),
+        created_at_ms: options.clock.now_ms(),
     };
     let hostname = hostname(options);
     let mut description = agent::describe::describe(hostname.clone(), api_addr.clone()).await;
@@ -275,7 +278,7 @@ async fn init_cluster(options: &Options) -> Result<Running, Error> {
         status: NodeStatus {
             state: NodeState::Ready,
             message: None,
-            last_seen_ms: now_ms(),
+            last_seen_ms: options.clock.now_ms(),
         },
     };
     let config = NodeConfig {
@@ -429,6 +432,7 @@ async fn start_manager_on(
         writer.clone(),
         options.timing,
         quorum_lease,
+        options.clock,
     );
     let stop = CancellationToken::new();
     let tls_config = tls::server_config_join(&ca, &cert)?;
@@ -454,7 +458,7 @@ async fn start_manager_on(
         writer
             .write(Command::UpsertNode {
                 node: init.node,
-                at_ms: now_ms(),
+                at_ms: manager.clock.now_ms(),
             })
             .await?;
     }
@@ -696,7 +700,7 @@ impl Running {
                     return r.json().await.map_err(|e| e.to_string());
                 }
                 Ok(r) => {
-                    last = match r.json::<ApiError>().await {
+                    last = match r.json::<ErrorBody>().await {
                         Ok(e) => e.error,
                         Err(e) => e.to_string(),
                     }
@@ -728,7 +732,7 @@ pub async fn leave(data_dir: &Path, force: bool) -> Result<(), String> {
             Ok(r) => {
                 let status = r.status();
                 let message = r
-                    .json::<ApiError>()
+                    .json::<ErrorBody>()
                     .await
                     .map(|e| e.error)
                     .unwrap_or_else(|_| format!("HTTP {status}"));

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::api::session::mark_ready;
-use crate::leader::manager::{Manager, now_ms};
+use crate::leader::manager::Manager;
 use crate::leader::writer::WriteError;
 use crate::raft::Command;
 
@@ -71,7 +71,7 @@ pub async fn register(manager: &Manager, nodes: Vec<Node>) -> Result<(), WriteEr
         let writes = group.into_iter().map(|node| {
             manager.writer.write(Command::UpsertNode {
                 node,
-                at_ms: now_ms(),
+                at_ms: manager.clock.now_ms(),
             })
         });
         for result in futures_util::future::join_all(writes).await {
@@ -152,7 +152,7 @@ async fn run(
             }
             batch = next_batch(&mut session) => match batch {
                 Some(batch) => {
-                    let reports = fake.apply(&batch, now_ms());
+                    let reports = fake.apply(&batch, manager.clock.now_ms());
                     if !reports.is_empty() {
                         manager.dispatcher.report(&id, reports);
                     }
@@ -162,7 +162,7 @@ async fn run(
             },
             instruction = control.recv() => match instruction {
                 Some(Control::Crash(task)) => {
-                    if let Some(report) = fake.crash(&task, now_ms()) {
+                    if let Some(report) = fake.crash(&task, manager.clock.now_ms()) {
                         manager.dispatcher.report(&id, vec![report]);
                     }
                 }

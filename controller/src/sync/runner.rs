@@ -5,8 +5,9 @@
 //! benchmarks. It never stops on an error: a failed fetch is logged and retried at the next wake.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use agent::clock::Clock;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 
@@ -190,13 +191,7 @@ pub struct Syncer {
     options: Options,
     root_name: String,
     events: broadcast::Sender<Event>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    clock: Clock,
 }
 
 fn info_of(s: &Snapshot) -> RevisionInfo {
@@ -225,6 +220,7 @@ impl Syncer {
             options,
             root_name,
             events,
+            clock: Clock::system(),
         }
     }
 
@@ -283,8 +279,9 @@ impl Syncer {
         let store = Arc::clone(&self.store);
         let options = self.options;
         let revision = snapshot.id.clone();
+        let at_ms = self.clock.now_ms();
         let outcome = tokio::task::spawn_blocking(move || {
-            evaluate_and_record(&snapshot, &root_name, store.as_ref(), options)
+            evaluate_and_record(&snapshot, &root_name, store.as_ref(), options, at_ms)
         })
         .await;
         let (plan, result) = match outcome {
@@ -314,6 +311,7 @@ fn evaluate_and_record(
     root_name: &str,
     store: &dyn Store,
     options: Options,
+    at_ms: u64,
 ) -> Result<(Option<PlanSummary>, &'static str), applied::Error> {
     let set = desired::load_snapshot(snapshot, root_name);
     let desired = set.desired(snapshot);
@@ -324,7 +322,6 @@ fn evaluate_and_record(
     };
     let decision = sync::decide(evaluated, &applied, options);
     let info = info_of(snapshot);
-    let at_ms = now_ms();
     record.last_seen = Some(info.clone());
     let (plan, result, summary) = match decision {
         Decision::Apply { plan, next } => {

@@ -21,7 +21,7 @@ use crds::task::TaskStatus;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::leader::manager::{Manager, now_ms};
+use crate::leader::manager::Manager;
 use crate::raft::Command;
 
 use self::sessions::Sessions;
@@ -179,7 +179,7 @@ impl Dispatcher {
         let writes = updates.chunks(REPORTS_PER_WRITE).map(|chunk| {
             manager.writer.write_as_leader(Command::UpdateTaskStatus {
                 updates: chunk.to_vec(),
-                at_ms: now_ms(),
+                at_ms: manager.clock.now_ms(),
             })
         });
         for result in futures_util::future::join_all(writes).await {
