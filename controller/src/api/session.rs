@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use crds::node::{Node, NodeRole, NodeState};
-use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiError;
 use crate::leader::manager::Manager;
@@ -177,55 +176,5 @@ pub async fn leave(
     match manager.writer.write(cmd).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => ApiError::new(err.status(), err.to_string()).into_response(),
-    }
-}
-
-/// Leader loop: every half period, mark nodes that stopped heartbeating as down.
-pub async fn watch_liveness(manager: Arc<Manager>, stop: CancellationToken) {
-    let tick = manager.timing.period / 2;
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(tick) => {}
-        }
-        let overdue = {
-            let mut guard = manager.liveness();
-            let Some(liveness) = guard.as_mut() else {
-                continue;
-            };
-            let now = Instant::now();
-            let forgiven = liveness.checking(now);
-            if !forgiven.is_zero() {
-                tracing::warn!(
-                    stalled_ms = forgiven.as_millis() as u64,
-                    "this manager was not running its liveness check; \
-                     node silence during the stall is not counted"
-                );
-            }
-            manager.sm.with_nodes(|nodes| {
-                liveness.overdue(
-                    nodes.values().map(|n| (n.meta.id.as_str(), n.status.state)),
-                    now,
-                )
-            })
-        };
-        for node in overdue {
-            let message = format!(
-                "no heartbeat for {:.1}s (down after {} missed heartbeats of {:?})",
-                node.silent_for.as_secs_f64(),
-                manager.timing.misses,
-                manager.timing.period
-            );
-            tracing::warn!(node = %node.node_id, %message, "node is down");
-            let cmd = Command::SetNodeState {
-                id: node.node_id.clone(),
-                state: NodeState::Down,
-                message: Some(message),
-                at_ms: manager.clock.now_ms(),
-            };
-            if let Err(err) = manager.writer.write_as_leader(cmd).await {
-                tracing::warn!(node = %node.node_id, error = %err, "marking a node down failed");
-            }
-        }
     }
 }

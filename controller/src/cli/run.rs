@@ -12,10 +12,10 @@ use tracing::{error, info};
 use super::source_args::{self, SourceArgs};
 use super::{EXIT_OK, EXIT_USAGE};
 use crate::leader::liveness::Timing;
-use crate::leader::orchestration;
 use crate::leader::record::RaftRecordStore;
 use crate::node::assignment_client::AgentLink;
 use crate::node::runtime::{self, Exit, JoinTarget};
+use crate::reconcile::pass;
 use crate::source::webhook::{self, Secret, Secrets, WebhookState};
 use crate::source::{Wake, WakeReason, watch};
 use crate::sync::Options;
@@ -140,7 +140,7 @@ impl NodeArgs {
                 election_timeout_ms: (election_ms, election_ms * 2),
                 ..crate::raft::Config::default()
             },
-            orchestration: orchestration::Config {
+            orchestration: pass::Config {
                 reconcile: crate::reconcile::Config {
                     task_history: self.task_history as usize,
                 },

@@ -13,6 +13,7 @@
 //! not happened. A node that really died in the gap is declared down that much later.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crds::node::NodeState;
@@ -139,6 +140,19 @@ impl Liveness {
                 })
             })
             .collect()
+    }
+}
+
+/// The sightings one manager keeps, shared by the heartbeat handlers that record them and the
+/// loop that marks silent nodes down; `None` while this manager does not lead.
+#[derive(Debug, Clone, Default)]
+pub struct Shared(Arc<Mutex<Option<Liveness>>>);
+
+impl Shared {
+    /// The sightings, while leading.
+    pub fn lock(&self) -> MutexGuard<'_, Option<Liveness>> {
+        // A panic while holding the lock leaves plain data behind; keep using it.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -1,14 +1,15 @@
 //! What a manager's request handlers and leader loops share.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use agent::clock::Clock;
 use crds::node::{NodeRole, NodeState};
 use openraft::ServerState;
 
+use crate::leader::Handles;
 use crate::leader::dispatcher::Dispatcher;
-use crate::leader::liveness::{Liveness, Timing};
+use crate::leader::liveness::{self, Liveness, Timing};
 use crate::leader::writer::Writer;
 use crate::protocol::{ManagerStatus, NodeView, Read};
 use crate::raft::{NodeId, Raft, StateMachineStore};
@@ -37,7 +38,7 @@ pub struct Manager {
     /// The time it stamps into commands.
     pub clock: Clock,
     /// Heartbeat sightings while this manager leads; `None` otherwise.
-    liveness: Mutex<Option<Liveness>>,
+    liveness: liveness::Shared,
 }
 
 impl Manager {
@@ -65,7 +66,7 @@ impl Manager {
             quorum_lease,
             dispatcher: Dispatcher::new(),
             clock,
-            liveness: Mutex::new(None),
+            liveness: liveness::Shared::default(),
         })
     }
 
@@ -147,8 +148,22 @@ impl Manager {
 
     /// The sightings, while leading.
     pub fn liveness(&self) -> MutexGuard<'_, Option<Liveness>> {
-        // A panic while holding the lock leaves plain data behind; keep using it.
-        self.liveness.lock().unwrap_or_else(|p| p.into_inner())
+        self.liveness.lock()
+    }
+
+    /// The sightings, for the loop that marks silent nodes down.
+    pub fn sightings(&self) -> liveness::Shared {
+        self.liveness.clone()
+    }
+
+    /// What the leader loops are handed.
+    pub fn handles(&self) -> Handles {
+        Handles {
+            sm: self.sm.clone(),
+            raft: self.raft.clone(),
+            writer: self.writer.clone(),
+            clock: self.clock,
+        }
     }
 
     /// Start (leadership gained at `now`) or stop (lost) keeping sightings.

@@ -18,13 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api as server;
 use crate::api::join::{issue, raft_id_for};
-use crate::api::session::{RENEW_PATH, watch_liveness};
+use crate::api::session::RENEW_PATH;
 use crate::ids::new_id;
 use crate::leader::liveness::Timing;
 use crate::leader::manager::Manager;
 use crate::leader::membership;
-use crate::leader::orchestration;
 use crate::leader::writer::Writer;
+use crate::leader::{down_marker, orchestration};
 use crate::node::assignment_client::{self, AgentLink, Managers};
 use crate::node::layout::{self, NodeConfig};
 use crate::node::session::{Session, SessionEnd};
@@ -34,6 +34,7 @@ use crate::protocol::{ErrorBody, JoinRequest, JoinResponse, LEAVE_PATH};
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::network::{Network, serve_tls};
 use crate::raft::{Command, Raft};
+use crate::reconcile::pass;
 use agent::clock::Clock;
 
 /// Default port of the manager endpoint (Raft, API, sessions).
@@ -58,7 +59,7 @@ pub struct Options {
     /// Raft timing.
     pub raft: crate::raft::Config,
     /// What the orchestration loop does while this manager leads.
-    pub orchestration: orchestration::Config,
+    pub orchestration: pass::Config,
     /// The node's worker, when it runs tasks: the runtime links it to the leader.
     pub agent: Option<AgentLink>,
     /// The process's clock: every time the node stamps comes from it.
@@ -539,7 +540,7 @@ fn spawn_session(
 /// Starts the leader's loops when this manager becomes leader and stops them when it is not.
 async fn follow_leadership(
     manager: Arc<Manager>,
-    orchestration: orchestration::Config,
+    orchestration: pass::Config,
     leading_tx: watch::Sender<bool>,
     stop: CancellationToken,
 ) {
@@ -560,15 +561,20 @@ async fn follow_leadership(
                     manager.sm.clone(),
                     token.clone(),
                 ));
-                tokio::spawn(watch_liveness(manager.clone(), token.clone()));
+                tokio::spawn(down_marker::run(
+                    manager.handles(),
+                    manager.sightings(),
+                    manager.timing,
+                    token.clone(),
+                ));
                 tokio::spawn(
                     manager
                         .dispatcher
                         .clone()
-                        .run(manager.clone(), token.clone()),
+                        .run(manager.handles(), token.clone()),
                 );
                 tokio::spawn(orchestration::run(
-                    manager.clone(),
+                    manager.handles(),
                     orchestration.clone(),
                     token.clone(),
                 ));

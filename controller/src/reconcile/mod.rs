@@ -16,6 +16,8 @@
 //! - `reaper`: task history per slot.
 //! - [`services`]: the applied revision's services → service changes.
 //! - [`task_index`]: the leader's index of tasks by service, following the change feed.
+//! - [`pass`]: one whole orchestration pass — services, then tasks, then placements — coalesced
+//!   into few Raft entries, over everything or over what changed ([`pass::Backlog`]).
 //!
 //! ```text
 //! ClusterState ─┬─ tasks grouped by service (one pass), sorted by slot
@@ -26,6 +28,7 @@
 
 mod eligibility;
 mod global;
+pub mod pass;
 mod reaper;
 mod replicated;
 pub(crate) mod restart;

@@ -21,7 +21,7 @@ use crds::task::TaskStatus;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::leader::manager::Manager;
+use crate::leader::Handles;
 use crate::raft::Command;
 
 use self::sessions::Sessions;
@@ -95,16 +95,16 @@ impl Dispatcher {
 
     /// Leader loop: send assignment changes as the state moves and flush reports, until `stop`;
     /// then every session ends, so nodes reconnect to the next leader.
-    pub async fn run(self: Arc<Self>, manager: Arc<Manager>, stop: CancellationToken) {
-        let flusher = tokio::spawn(self.clone().flush_loop(manager.clone(), stop.clone()));
-        let mut version = manager.sm.watch();
+    pub async fn run(self: Arc<Self>, handles: Handles, stop: CancellationToken) {
+        let flusher = tokio::spawn(self.clone().flush_loop(handles.clone(), stop.clone()));
+        let mut version = handles.sm.watch();
         // Subscribed before the first pass, so that pass (a full one) misses nothing.
-        let mut feed = manager.sm.changes();
+        let mut feed = handles.sm.changes();
         loop {
             let started = std::time::Instant::now();
             // A pass can be CPU work (a full set for a new session is a scan of every task):
             // keep it off the threads that serve heartbeats and sessions.
-            let (me, sm, pass_feed) = (self.clone(), manager.sm.clone(), feed.clone());
+            let (me, sm, pass_feed) = (self.clone(), handles.sm.clone(), feed.clone());
             let passed = tokio::task::spawn_blocking(move || {
                 let changes = pass_feed.take();
                 let mut sessions = me.sessions();
@@ -116,7 +116,7 @@ impl Dispatcher {
             if passed.is_err() {
                 tracing::error!("an assignment pass panicked");
                 // The changes it took are lost: a new subscription starts with a full pass.
-                feed = manager.sm.changes();
+                feed = handles.sm.changes();
             }
             let pass = started.elapsed();
             // Paced, not delayed: a change after a quiet spell is sent at once; the next pass
@@ -137,7 +137,7 @@ impl Dispatcher {
         let _ = flusher.await;
     }
 
-    async fn flush_loop(self: Arc<Self>, manager: Arc<Manager>, stop: CancellationToken) {
+    async fn flush_loop(self: Arc<Self>, handles: Handles, stop: CancellationToken) {
         let mut tick = tokio::time::interval(REPORT_FLUSH);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -145,18 +145,18 @@ impl Dispatcher {
                 () = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            self.flush(&manager).await;
+            self.flush(&handles).await;
         }
     }
 
     /// Commit the buffered reports that come from the node their task is assigned to.
-    async fn flush(&self, manager: &Manager) {
+    async fn flush(&self, handles: &Handles) {
         let buffered = std::mem::take(&mut *self.reports());
         if buffered.is_empty() {
             return;
         }
         // Waiting for the state's lock (behind a long pass) must not block an async thread.
-        let sm = manager.sm.clone();
+        let sm = handles.sm.clone();
         let checked = tokio::task::spawn_blocking(move || {
             sm.read(|state| {
                 buffered
@@ -177,9 +177,9 @@ impl Dispatcher {
             return;
         };
         let writes = updates.chunks(REPORTS_PER_WRITE).map(|chunk| {
-            manager.writer.write_as_leader(Command::UpdateTaskStatus {
+            handles.writer.write_as_leader(Command::UpdateTaskStatus {
                 updates: chunk.to_vec(),
-                at_ms: manager.clock.now_ms(),
+                at_ms: handles.clock.now_ms(),
             })
         });
         for result in futures_util::future::join_all(writes).await {

@@ -131,22 +131,22 @@ fn task_writes_are_merged_then_split_into_full_entries() {
 }
 
 /// Apply `commands` the way the state machine does: record what each changes, then apply it.
-fn apply_recorded(state: &mut ClusterState, follower: &mut Follower, commands: &[Command]) {
+fn apply_recorded(state: &mut ClusterState, backlog: &mut Backlog, commands: &[Command]) {
     for c in commands {
-        follower.changes.record(state, c);
+        backlog.changes.record(state, c);
         state.apply(c);
     }
 }
 
 /// Pass and apply until a pass decides nothing; returns the passes it took.
-fn settle_following(state: &mut ClusterState, follower: &mut Follower, now: u64) -> usize {
+fn settle_following(state: &mut ClusterState, backlog: &mut Backlog, now: u64) -> usize {
     let mut new_id = ids();
     for pass in 0..10 {
-        let decision = follower.pass(state, now, &Config::default(), &mut new_id);
+        let decision = backlog.pass(state, now, &Config::default(), &mut new_id);
         if decision.commands.is_empty() {
             return pass;
         }
-        apply_recorded(state, follower, &decision.commands);
+        apply_recorded(state, backlog, &decision.commands);
     }
     panic!("no fixed point after 10 passes");
 }
@@ -172,19 +172,16 @@ fn report_all(state: &ClusterState, to: TaskState, at_ms: u64) -> Command {
 #[test]
 fn passes_over_what_changed_agree_with_passes_over_everything() {
     let mut state = cluster();
-    let mut follower = Follower {
-        changes: Changes::everything(),
-        ..Follower::default()
-    };
-    settle_following(&mut state, &mut follower, 10);
+    let mut backlog = Backlog::everything();
+    settle_following(&mut state, &mut backlog, 10);
     assert_eq!(state.tasks.len(), 2, "{}", state.tasks.len());
 
     // Progress only: the services' replica counts follow, nothing else is decided.
     let running = report_all(&state, TaskState::Running, 20);
-    apply_recorded(&mut state, &mut follower, &[running]);
-    assert!(!follower.changes.progressed.is_empty());
-    assert_eq!(follower.changes.tasks.len(), 0);
-    let recount = follower.pass(&state, 30, &Config::default(), &mut ids());
+    apply_recorded(&mut state, &mut backlog, &[running]);
+    assert!(!backlog.changes.progressed.is_empty());
+    assert_eq!(backlog.changes.tasks.len(), 0);
+    let recount = backlog.pass(&state, 30, &Config::default(), &mut ids());
     assert!(
         recount
             .commands
@@ -193,8 +190,8 @@ fn passes_over_what_changed_agree_with_passes_over_everything() {
         "{:?}",
         recount.commands
     );
-    apply_recorded(&mut state, &mut follower, &recount.commands);
-    settle_following(&mut state, &mut follower, 30);
+    apply_recorded(&mut state, &mut backlog, &recount.commands);
+    settle_following(&mut state, &mut backlog, 30);
     assert!(state.services.values().all(|s| s.status.running == 1));
     assert!(
         decide(&state, 30, &Config::default(), &mut ids())
@@ -205,15 +202,15 @@ fn passes_over_what_changed_agree_with_passes_over_everything() {
 
     // A failure needs a decision: the incremental pass replaces the task as a full one would.
     let failed = report_all(&state, TaskState::Failed, 40);
-    apply_recorded(&mut state, &mut follower, &[failed]);
+    apply_recorded(&mut state, &mut backlog, &[failed]);
     let full = decide(&state, 10_000, &Config::default(), &mut ids());
-    let incremental = follower.pass(&state, 10_000, &Config::default(), &mut ids());
+    let incremental = backlog.pass(&state, 10_000, &Config::default(), &mut ids());
     assert_eq!(
         format!("{:?}", incremental.commands),
         format!("{:?}", full.commands)
     );
-    apply_recorded(&mut state, &mut follower, &incremental.commands);
-    settle_following(&mut state, &mut follower, 10_000);
+    apply_recorded(&mut state, &mut backlog, &incremental.commands);
+    settle_following(&mut state, &mut backlog, 10_000);
     assert!(
         decide(&state, 10_000, &Config::default(), &mut ids())
             .commands
@@ -224,17 +221,14 @@ fn passes_over_what_changed_agree_with_passes_over_everything() {
 #[test]
 fn a_delayed_decision_is_remembered_across_incremental_passes() {
     let mut state = cluster();
-    let mut follower = Follower {
-        changes: Changes::everything(),
-        ..Follower::default()
-    };
-    settle_following(&mut state, &mut follower, 10);
-    follower.wake_at_ms = Some(5_000);
+    let mut backlog = Backlog::everything();
+    settle_following(&mut state, &mut backlog, 10);
+    backlog.wake_at_ms = Some(5_000);
     let running = report_all(&state, TaskState::Running, 20);
-    apply_recorded(&mut state, &mut follower, &[running]);
-    follower.pass(&state, 30, &Config::default(), &mut ids());
+    apply_recorded(&mut state, &mut backlog, &[running]);
+    backlog.pass(&state, 30, &Config::default(), &mut ids());
     assert_eq!(
-        follower.wake_at_ms,
+        backlog.wake_at_ms,
         Some(5_000),
         "kept by a pass that saw other services"
     );
