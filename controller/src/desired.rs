@@ -286,16 +286,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loadset, Error> {
 /// sources are made relative to the current directory again.
 fn load_configured_dir(dir: &Path) -> Result<Loadset, Error> {
     let files = Snapshot::read_dir(dir).map_err(Error::Snapshot)?;
-    let snapshot = Snapshot {
-        id: Snapshot::content_hash(&files),
-        origin: crds::revision::RevisionOrigin::Directory {
-            path: dir.display().to_string(),
-        },
-        author: None,
-        message: None,
-        time_ms: None,
-        files,
-    };
+    let snapshot = Snapshot::of_directory(dir, files);
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let root_name = root
         .file_name()
@@ -393,16 +384,7 @@ mod tests {
             .iter()
             .map(|(p, t)| (PathBuf::from(p), t.as_bytes().to_vec()))
             .collect();
-        Snapshot {
-            id: Snapshot::content_hash(&files),
-            origin: crds::revision::RevisionOrigin::Directory {
-                path: "test".into(),
-            },
-            author: None,
-            message: None,
-            time_ms: None,
-            files,
-        }
+        Snapshot::of_directory(Path::new("test"), files)
     }
 
     #[test]

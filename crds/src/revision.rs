@@ -25,14 +25,15 @@ pub enum RevisionOrigin {
     },
 }
 
-/// One version of the desired state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Revision {
+/// What is known about a revision: the facts every holder of one (a fetched snapshot, the
+/// replicated revision record, this resource) shares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevisionInfo {
     /// Commit SHA, or the content hash of a watched directory.
     pub id: String,
     /// Where it came from.
     pub origin: RevisionOrigin,
-    /// Commit author, when known.
+    /// Commit author (`Name <email>`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
     /// Commit message (first line), when known.
@@ -41,6 +42,14 @@ pub struct Revision {
     /// Commit time (ms since the epoch), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ms: Option<u64>,
+}
+
+/// One version of the desired state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Revision {
+    /// Which revision.
+    #[serde(flatten)]
+    pub info: RevisionInfo,
     /// Names of the stacks it holds.
     pub stacks: Vec<String>,
     /// Whether it was applied or rejected, and why.

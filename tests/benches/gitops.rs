@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use controller::source::credentials::Credentials;
 use controller::source::git::{GitConfig, GitSource};
+use controller::source::revisions::{GitRevisions, RevisionSource};
 use controller::source::webhook::{self, Secret, Secrets, WebhookState};
 use controller::source::{Wake, WakeReason, watch};
 use controller::sync::Options;
 use controller::sync::applied::FileStore;
-use controller::sync::runner::{Event, GitRevisions, RevisionSource, Syncer};
+use controller::sync::runner::{Event, Syncer};
 use hmac::{Hmac, Mac};
 use tests::{GitRepo, git};
 use tokio::sync::{broadcast, mpsc};

@@ -72,7 +72,7 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
         );
         eprintln!(
             "revision {} is invalid: {}",
-            short(&snapshot.id),
+            short(&snapshot.revision.id),
             crate::render::summary(&set.diagnostics, set.stacks.len())
         );
         return Ok(EXIT_USAGE);
@@ -98,10 +98,8 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
     } else {
         println!(
             "Revision {}{}\n",
-            short(&snapshot.id),
-            snapshot
-                .message
-                .as_deref()
+            short(&snapshot.revision.id),
+            (snapshot.revision.message.as_deref())
                 .map(|m| format!(" \"{m}\""))
                 .unwrap_or_default()
         );

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::source::credentials::{Credentials, Secret};
 use crate::source::git::{GitConfig, GitSource};
-use crate::sync::runner::{DirSource, GitRevisions, RevisionSource};
+use crate::source::revisions::{DirSource, GitRevisions, RevisionSource};
 
 /// Where desired state comes from.
 #[derive(Debug, Clone, clap::Args)]

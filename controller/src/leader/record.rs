@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use futures_util::future::BoxFuture;
+
 use crate::leader::manager::Manager;
 use crate::raft::Command;
 use crate::sync::applied::{Error, Record, Store};
@@ -34,19 +36,17 @@ impl Store for RaftRecordStore {
         Ok(self.current()?.sm.read(|s| s.revisions.clone()))
     }
 
-    /// Commits the record through Raft. Called from the sync loop's blocking thread, which
-    /// may wait on the runtime.
-    fn save(&self, record: &Record) -> Result<(), Error> {
-        let manager = self.current()?;
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|e| Error::replicated(format!("no async runtime: {e}")))?;
-        let cmd = Command::RecordRevision {
-            record: record.clone(),
-        };
-        let version = handle
-            .block_on(manager.writer.write(cmd))
-            .map_err(|e| Error::replicated(e.to_string()))?;
-        handle.block_on(manager.wait_applied(version));
-        Ok(())
+    /// Commits the record through Raft and waits until this manager has applied it.
+    fn save<'a>(&'a self, record: &'a Record) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let manager = self.current()?;
+            let cmd = Command::RecordRevision {
+                record: record.clone(),
+            };
+            let version =
+                (manager.writer.write(cmd).await).map_err(|e| Error::replicated(e.to_string()))?;
+            manager.wait_applied(version).await;
+            Ok(())
+        })
     }
 }

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crds::revision::RevisionOrigin;
+use crds::revision::{RevisionInfo, RevisionOrigin};
 use git2::{AutotagOption, Commit, FetchOptions, ObjectType, Oid, ProxyOptions, Repository, Tree};
 
 use super::credentials::{self, Authenticator, Credentials};
@@ -288,13 +288,15 @@ impl GitSource {
         let (tree, base) = self.source_tree(&commit)?;
         let files = TreeReader::new(&self.repo, &id, &base).read(tree)?;
         Ok(Snapshot {
-            id,
-            origin: self.origin(),
-            author: Some(author(&commit)),
-            message: first_line(&commit),
-            time_ms: u64::try_from(commit.time().seconds())
-                .ok()
-                .map(|s| s.saturating_mul(1000)),
+            revision: RevisionInfo {
+                id,
+                origin: self.origin(),
+                author: Some(author(&commit)),
+                message: first_line(&commit),
+                time_ms: u64::try_from(commit.time().seconds())
+                    .ok()
+                    .map(|s| s.saturating_mul(1000)),
+            },
             files,
         })
     }

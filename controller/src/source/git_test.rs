@@ -128,15 +128,15 @@ fn clones_a_local_repository_by_path() {
     );
 
     let snap = source.snapshot(&head).expect("snapshot");
-    assert_eq!(snap.id, head);
+    assert_eq!(snap.revision.id, head);
     assert_eq!(
-        snap.author.as_deref(),
+        snap.revision.author.as_deref(),
         Some("Ada Lovelace <ada@example.com>")
     );
-    assert_eq!(snap.message.as_deref(), Some("Add web stack"));
-    assert_eq!(snap.time_ms, Some(1_704_164_645_000));
+    assert_eq!(snap.revision.message.as_deref(), Some("Add web stack"));
+    assert_eq!(snap.revision.time_ms, Some(1_704_164_645_000));
     assert_eq!(
-        snap.origin,
+        snap.revision.origin,
         RevisionOrigin::Git {
             repo: url.clone(),
             branch: "main".into(),
@@ -163,7 +163,10 @@ fn clones_by_file_url_and_reads_the_root() {
     let mut source = fixture.open(&format!("file://{}", work.path().display()), "");
     assert_eq!(source.fetch().expect("fetch").commit, head);
     let snap = source.snapshot(&head[..10]).expect("snapshot");
-    assert_eq!(snap.id, head, "an abbreviated SHA resolves to the full one");
+    assert_eq!(
+        snap.revision.id, head,
+        "an abbreviated SHA resolves to the full one"
+    );
     assert_eq!(
         snap.paths(),
         vec![
@@ -186,7 +189,9 @@ fn nested_path_with_dot_segments() {
         snap.paths(),
         vec![PathBuf::from(".env"), "compose.yaml".into()]
     );
-    assert!(matches!(snap.origin, RevisionOrigin::Git { ref path, .. } if path == "stacks/web"));
+    assert!(
+        matches!(snap.revision.origin, RevisionOrigin::Git { ref path, .. } if path == "stacks/web")
+    );
 }
 
 /// A bare repository pushed into from a work clone: the push-to-deploy case.

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`snapshot`]: the in-memory file tree, its content hash, and `Files` access for `crds`.
 //! - [`git`]: clone/fetch with git2 into a bare cache; snapshots read from the object database.
+//! - [`revisions`]: what the sync loop polls — a watched directory or a followed branch.
 //! - [`credentials`]: HTTPS tokens, SSH keys and agents, host-key checks wired into git2.
 //! - [`known_hosts`]: OpenSSH known_hosts parsing and matching (no trust on first use).
 //! - [`watch`]: notify-based watching of directories and of a local repository's refs.
@@ -15,6 +16,7 @@
 pub mod credentials;
 pub mod git;
 pub mod known_hosts;
+pub mod revisions;
 pub mod snapshot;
 pub mod watch;
 pub mod webhook;

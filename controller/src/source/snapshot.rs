@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crds::load::Files;
-use crds::revision::RevisionOrigin;
+use crds::revision::{RevisionInfo, RevisionOrigin};
 use sha2::{Digest, Sha256};
 
 /// Largest single file read into a snapshot.
@@ -16,16 +16,8 @@ pub const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
 /// The files of one revision of the desired state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Commit SHA, or the content hash for directories.
-    pub id: String,
-    /// Where it came from.
-    pub origin: RevisionOrigin,
-    /// Commit author (`Name <email>`), when known.
-    pub author: Option<String>,
-    /// First line of the commit message, when known.
-    pub message: Option<String>,
-    /// Commit time in ms since the epoch, when known.
-    pub time_ms: Option<u64>,
+    /// Which revision this is.
+    pub revision: RevisionInfo,
     /// File contents by path relative to the source's path, `/`-separated.
     pub files: BTreeMap<PathBuf, Vec<u8>>,
 }
@@ -55,6 +47,22 @@ pub enum SnapshotError {
 }
 
 impl Snapshot {
+    /// The files of directory `path` as one revision, named by their content hash.
+    pub fn of_directory(path: &Path, files: BTreeMap<PathBuf, Vec<u8>>) -> Self {
+        Snapshot {
+            revision: RevisionInfo {
+                id: Snapshot::content_hash(&files),
+                origin: RevisionOrigin::Directory {
+                    path: path.display().to_string(),
+                },
+                author: None,
+                message: None,
+                time_ms: None,
+            },
+            files,
+        }
+    }
+
     /// SHA-256 over every path and content, in path order: the id of a directory revision.
     pub fn content_hash(files: &BTreeMap<PathBuf, Vec<u8>>) -> String {
         let mut hasher = Sha256::new();

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use futures_util::future::BoxFuture;
+
 pub use crate::sync::record::{
     AppliedRevision, HISTORY, Outcome, Refusal, RejectedRevision, RevisionInfo,
     RevisionRecord as Record,
@@ -17,6 +19,9 @@ pub enum Error {
     /// The replicated store refused or could not commit the record.
     #[error("cannot record the revision in the cluster state: {0}")]
     Replicated(String),
+    /// The write was cut short (its thread panicked or the runtime stopped).
+    #[error("writing the revision record was interrupted: {0}")]
+    Interrupted(String),
     /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -46,10 +51,10 @@ impl Error {
 
 /// Where the record lives.
 pub trait Store: Send + Sync {
-    /// Read the record (an empty one when none exists yet).
+    /// Read the record (an empty one when none exists yet). Called from a blocking thread.
     fn load(&self) -> Result<Record, Error>;
-    /// Replace the record durably.
-    fn save(&self, record: &Record) -> Result<(), Error>;
+    /// Replace the record durably; done once the replacement is readable through [`Store::load`].
+    fn save<'a>(&'a self, record: &'a Record) -> BoxFuture<'a, Result<(), Error>>;
 }
 
 /// A JSON file in the data directory, replaced atomically.
@@ -69,6 +74,20 @@ impl FileStore {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Replace the record, blocking until it is on disk.
+    pub fn write(&self, record: &Record) -> Result<(), Error> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        crate::private_files::create_dir(dir).map_err(io)?;
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| io(std::io::Error::other(e)))?;
+        // A crash leaves the old or the new record, never half.
+        crate::private_files::write_atomic(&self.path, &bytes).map_err(io)?;
+        Ok(())
     }
 }
 
@@ -90,17 +109,13 @@ impl Store for FileStore {
         })
     }
 
-    fn save(&self, record: &Record) -> Result<(), Error> {
-        let io = |source| Error::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
-        crate::private_files::create_dir(dir).map_err(io)?;
-        let bytes = serde_json::to_vec_pretty(record).map_err(|e| io(std::io::Error::other(e)))?;
-        // A crash leaves the old or the new record, never half.
-        crate::private_files::write_atomic(&self.path, &bytes).map_err(io)?;
-        Ok(())
+    fn save<'a>(&'a self, record: &'a Record) -> BoxFuture<'a, Result<(), Error>> {
+        let (store, record) = (self.clone(), record.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || store.write(&record))
+                .await
+                .map_err(|e| Error::Interrupted(e.to_string()))?
+        })
     }
 }
 
@@ -120,7 +135,7 @@ mod tests {
             result: "applied".into(),
             summary: "1 to add".into(),
         });
-        store.save(&record).expect("save");
+        store.write(&record).expect("save");
         assert_eq!(store.load().expect("load"), record);
     }
 

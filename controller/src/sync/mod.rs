@@ -56,6 +56,37 @@ pub enum Decision {
     },
 }
 
+/// Counts of a plan, for logs and events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanSummary {
+    /// Resources to create.
+    pub add: usize,
+    /// Resources to change.
+    pub change: usize,
+    /// Resources to remove.
+    pub remove: usize,
+}
+
+impl From<&Plan> for PlanSummary {
+    fn from(plan: &Plan) -> Self {
+        PlanSummary {
+            add: plan.to_add.len(),
+            change: plan.to_change.len(),
+            remove: plan.to_remove.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for PlanSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} to add, {} to change, {} to destroy",
+            self.add, self.change, self.remove
+        )
+    }
+}
+
 /// Decide what to do with an evaluated revision.
 pub fn decide(
     evaluated: Result<&DesiredState, Vec<Finding>>,

@@ -3,7 +3,7 @@
 //! The sync loop keeps this one shape whether the record lives in a JSON file
 //! ([`crate::sync::applied`]) or in the replicated [`ClusterState`]. The
 //! record is replaced whole by [`Command::RecordRevision`]: the sync loop reads it, decides, and
-//! writes the new one back.
+//! writes back the record [`RevisionRecord::after`] the decision (pure).
 //!
 //! [`ClusterState`]: crate::raft::state::ClusterState
 //! [`Command::RecordRevision`]: crate::raft::command::Command::RecordRevision
@@ -11,30 +11,14 @@
 use std::collections::BTreeMap;
 
 use crds::diagnostic::Finding;
-use crds::revision::RevisionOrigin;
+pub use crds::revision::RevisionInfo;
 use crds::stack::Stack;
 use serde::{Deserialize, Serialize};
 
+use crate::sync::{Decision, PlanSummary};
+
 /// How many outcomes [`RevisionRecord::history`] keeps.
 pub const HISTORY: usize = 50;
-
-/// What is known about a revision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RevisionInfo {
-    /// Commit SHA or content hash.
-    pub id: String,
-    /// Where it came from.
-    pub origin: RevisionOrigin,
-    /// Commit author, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// First line of the commit message, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Commit time (ms since the epoch), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_ms: Option<u64>,
-}
 
 /// The revision in force.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +92,95 @@ pub struct RevisionRecord {
     pub history: Vec<Outcome>,
 }
 
+/// What recording a decision came to, for logs and events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The plan's counts, when the revision was valid.
+    pub plan: Option<PlanSummary>,
+    /// `applied`, `unchanged`, `rejected` or `refused`.
+    pub result: &'static str,
+    /// One line: the plan's counts, "no changes", the first error, or what a refusal spared.
+    pub summary: String,
+}
+
 impl RevisionRecord {
+    /// The record after `decision` about `revision` was taken at `at_ms`: an applied revision
+    /// replaces the one in force (carrying `warnings`); a rejected or refused one is kept beside
+    /// it until a good revision arrives; either way the revision is the last seen and gets one
+    /// line of history.
+    pub fn after(
+        mut self,
+        decision: Decision,
+        revision: RevisionInfo,
+        warnings: Vec<Finding>,
+        at_ms: u64,
+    ) -> (RevisionRecord, Verdict) {
+        self.last_seen = Some(revision.clone());
+        let verdict = match decision {
+            Decision::Apply { plan, next } => {
+                let counts = PlanSummary::from(&plan);
+                self.applied = Some(AppliedRevision {
+                    revision: revision.clone(),
+                    at_ms,
+                    stacks: next.stacks,
+                    warnings,
+                });
+                self.rejected = None;
+                Verdict {
+                    plan: Some(counts),
+                    result: "applied",
+                    summary: counts.to_string(),
+                }
+            }
+            Decision::Unchanged => {
+                if let Some(applied) = &mut self.applied {
+                    applied.revision = revision.clone();
+                }
+                self.rejected = None;
+                Verdict {
+                    plan: Some(PlanSummary::default()),
+                    result: "unchanged",
+                    summary: "no changes".to_owned(),
+                }
+            }
+            Decision::Reject { findings } => {
+                let first = (findings.iter())
+                    .find(|f| f.severity == "error")
+                    .map(|f| f.to_string())
+                    .unwrap_or_default();
+                self.rejected = Some(RejectedRevision {
+                    revision: revision.clone(),
+                    at_ms,
+                    refusal: Refusal::LintErrors { findings },
+                });
+                Verdict {
+                    plan: None,
+                    result: "rejected",
+                    summary: first,
+                }
+            }
+            Decision::RefuseEmpty { stacks } => {
+                self.rejected = Some(RejectedRevision {
+                    revision: revision.clone(),
+                    at_ms,
+                    refusal: Refusal::EmptyDesiredState { stacks },
+                });
+                Verdict {
+                    plan: None,
+                    result: "refused",
+                    summary: format!("would remove all {stacks} stacks"),
+                }
+            }
+        };
+        self.push_history(Outcome {
+            revision: revision.id,
+            at_ms,
+            result: verdict.result.to_owned(),
+            summary: verdict.summary.clone(),
+        });
+        (self, verdict)
+    }
+
     /// The applied stacks (empty when nothing was applied yet).
     pub fn applied_stacks(&self) -> BTreeMap<String, Stack> {
         self.applied
@@ -130,3 +202,7 @@ impl RevisionRecord {
         self.history.drain(..excess);
     }
 }
+
+#[cfg(test)]
+#[path = "record_test.rs"]
+mod tests;

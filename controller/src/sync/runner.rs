@@ -12,140 +12,11 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 
 use crate::desired;
-use crate::diff::Plan;
+use crate::source::revisions::{RevisionSource, SourceError};
 use crate::source::{Snapshot, Wake};
-use crate::sync::applied::{
-    self, AppliedRevision, Outcome, Refusal, RejectedRevision, RevisionInfo, Store,
-};
-use crate::sync::{self, Decision, Options};
-
-/// A source error, classified so the loop knows whether retrying can help.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct SourceError {
-    /// What failed, for humans.
-    pub message: String,
-    /// Network or IO hiccups: retry at the next wake. Permanent errors need an operator.
-    pub temporary: bool,
-}
-
-/// Something that produces revisions.
-pub trait RevisionSource: Send {
-    /// Look for the newest revision: `None` when it is the one returned last time.
-    fn poll(&mut self) -> Result<Option<Snapshot>, SourceError>;
-    /// Human name, for logs (`git https://… main` / `directory ./stacks`).
-    fn describe(&self) -> String;
-}
-
-/// A directory followed in watch mode; the revision id is the content hash.
-pub struct DirSource {
-    dir: std::path::PathBuf,
-    last: Option<String>,
-}
-
-impl DirSource {
-    /// Follow `dir`.
-    pub fn new(dir: std::path::PathBuf) -> Self {
-        DirSource { dir, last: None }
-    }
-}
-
-impl RevisionSource for DirSource {
-    fn poll(&mut self) -> Result<Option<Snapshot>, SourceError> {
-        let files = Snapshot::read_dir(&self.dir).map_err(|e| SourceError {
-            message: e.to_string(),
-            temporary: true,
-        })?;
-        let id = Snapshot::content_hash(&files);
-        if self.last.as_deref() == Some(id.as_str()) {
-            return Ok(None);
-        }
-        self.last = Some(id.clone());
-        Ok(Some(Snapshot {
-            id,
-            origin: crds::revision::RevisionOrigin::Directory {
-                path: self.dir.display().to_string(),
-            },
-            author: None,
-            message: None,
-            time_ms: None,
-            files,
-        }))
-    }
-
-    fn describe(&self) -> String {
-        format!("directory {}", self.dir.display())
-    }
-}
-
-/// A Git branch: a new revision whenever the fetched tip differs from the last one returned.
-pub struct GitRevisions {
-    git: crate::source::git::GitSource,
-    description: String,
-    last: Option<String>,
-}
-
-impl GitRevisions {
-    /// Follow `git`.
-    pub fn new(git: crate::source::git::GitSource, description: String) -> Self {
-        GitRevisions {
-            git,
-            description,
-            last: None,
-        }
-    }
-}
-
-impl RevisionSource for GitRevisions {
-    fn poll(&mut self) -> Result<Option<Snapshot>, SourceError> {
-        let classify = |e: crate::source::git::Error| SourceError {
-            temporary: e.is_temporary(),
-            message: e.to_string(),
-        };
-        let fetched = self.git.fetch().map_err(classify)?;
-        if self.last.as_deref() == Some(fetched.commit.as_str()) {
-            return Ok(None);
-        }
-        let snapshot = self.git.snapshot(&fetched.commit).map_err(classify)?;
-        self.last = Some(fetched.commit);
-        Ok(Some(snapshot))
-    }
-
-    fn describe(&self) -> String {
-        self.description.clone()
-    }
-}
-
-/// Counts of a plan, for logs and events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PlanSummary {
-    /// Resources to create.
-    pub add: usize,
-    /// Resources to change.
-    pub change: usize,
-    /// Resources to remove.
-    pub remove: usize,
-}
-
-impl From<&Plan> for PlanSummary {
-    fn from(plan: &Plan) -> Self {
-        PlanSummary {
-            add: plan.to_add.len(),
-            change: plan.to_change.len(),
-            remove: plan.to_remove.len(),
-        }
-    }
-}
-
-impl std::fmt::Display for PlanSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} to add, {} to change, {} to destroy",
-            self.add, self.change, self.remove
-        )
-    }
-}
+use crate::sync::applied::{self, Record, Store};
+use crate::sync::record::Verdict;
+use crate::sync::{self, Decision, Options, PlanSummary};
 
 /// What one pass of the loop did.
 #[derive(Debug, Clone)]
@@ -194,16 +65,6 @@ pub struct Syncer {
     clock: Clock,
 }
 
-fn info_of(s: &Snapshot) -> RevisionInfo {
-    RevisionInfo {
-        id: s.id.clone(),
-        origin: s.origin.clone(),
-        author: s.author.clone(),
-        message: s.message.clone(),
-        time_ms: s.time_ms,
-    }
-}
-
 impl Syncer {
     /// A loop over `source` recording into `store`; `root_name` names a stack whose compose file
     /// sits at the root of the source's path.
@@ -247,23 +108,17 @@ impl Syncer {
         let source = Arc::clone(&self.source);
         let polled = tokio::task::spawn_blocking(move || match source.lock() {
             Ok(mut s) => s.poll(),
-            Err(_) => Err(SourceError {
-                message: "source lock poisoned".into(),
-                temporary: false,
-            }),
+            Err(_) => Err(SourceError::Poll(
+                "an earlier poll panicked while holding the source".into(),
+            )),
         })
         .await
-        .unwrap_or_else(|e| {
-            Err(SourceError {
-                message: format!("source task failed: {e}"),
-                temporary: true,
-            })
-        });
+        .unwrap_or_else(|e| Err(SourceError::Poll(format!("polling the source failed: {e}"))));
         let event = match polled {
             Ok(None) => Event::NoNewRevision { wake },
             Ok(Some(snapshot)) => self.handle(wake, snapshot).await,
             Err(error) => {
-                if error.temporary {
+                if error.is_temporary() {
                     warn!(%error, "fetching desired state failed; retrying at the next wake");
                 } else {
                     error!(%error, "fetching desired state failed; this needs an operator");
@@ -278,23 +133,30 @@ impl Syncer {
         let root_name = self.root_name.clone();
         let store = Arc::clone(&self.store);
         let options = self.options;
-        let revision = snapshot.id.clone();
+        let revision = snapshot.revision.id.clone();
         let at_ms = self.clock.now_ms();
-        let outcome = tokio::task::spawn_blocking(move || {
-            evaluate_and_record(&snapshot, &root_name, store.as_ref(), options, at_ms)
+        let evaluated = tokio::task::spawn_blocking(move || {
+            evaluate(&snapshot, &root_name, store.as_ref(), options, at_ms)
         })
         .await;
-        let (plan, result) = match outcome {
-            Ok(Ok(r)) => r,
+        let verdict = match evaluated {
+            Ok(Ok((record, verdict))) => match self.store.save(&record).await {
+                Ok(()) => Some(verdict),
+                Err(e) => {
+                    error!(error = %e, "cannot record the revision outcome");
+                    None
+                }
+            },
             Ok(Err(e)) => {
-                error!(error = %e, "cannot record the revision outcome");
-                (None, "failed")
+                error!(error = %e, "cannot read the revision record");
+                None
             }
             Err(e) => {
                 error!(error = %e, "evaluating the revision panicked");
-                (None, "failed")
+                None
             }
         };
+        let (plan, result) = verdict.map_or((None, "failed"), |v| (v.plan, v.result));
         Event::Evaluated {
             wake,
             revision,
@@ -305,81 +167,43 @@ impl Syncer {
     }
 }
 
-/// Evaluate a snapshot, decide, persist the outcome; returns the plan summary and the result.
-fn evaluate_and_record(
+/// Evaluate a snapshot and decide: the record to store and what it came to.
+fn evaluate(
     snapshot: &Snapshot,
     root_name: &str,
     store: &dyn Store,
     options: Options,
     at_ms: u64,
-) -> Result<(Option<PlanSummary>, &'static str), applied::Error> {
+) -> Result<(Record, Verdict), applied::Error> {
     let set = desired::load_snapshot(snapshot, root_name);
     let desired = set.desired(snapshot);
-    let mut record = store.load()?;
+    let record = store.load()?;
     let evaluated = desired.as_ref().ok_or_else(|| set.findings());
     let applied = desired::DesiredState {
         stacks: record.applied_stacks(),
     };
     let decision = sync::decide(evaluated, &applied, options);
-    let info = info_of(snapshot);
-    record.last_seen = Some(info.clone());
-    let (plan, result, summary) = match decision {
-        Decision::Apply { plan, next } => {
-            let s = PlanSummary::from(&plan);
-            info!(revision = %info.id, plan = %s, "applying revision");
-            let warnings = set.findings();
-            record.applied = Some(AppliedRevision {
-                revision: info.clone(),
-                at_ms,
-                stacks: next.stacks,
-                warnings,
-            });
-            record.rejected = None;
-            (Some(s), "applied", s.to_string())
+    log_decision(&snapshot.revision.id, &decision);
+    Ok(record.after(decision, snapshot.revision.clone(), set.findings(), at_ms))
+}
+
+fn log_decision(revision: &str, decision: &Decision) {
+    match decision {
+        Decision::Apply { plan, .. } => {
+            info!(%revision, plan = %PlanSummary::from(plan), "applying revision");
         }
-        Decision::Unchanged => {
-            if let Some(applied) = &mut record.applied {
-                applied.revision = info.clone();
-            }
-            record.rejected = None;
-            (
-                Some(PlanSummary::default()),
-                "unchanged",
-                "no changes".to_owned(),
-            )
-        }
+        Decision::Unchanged => {}
         Decision::Reject { findings } => {
             let errors: Vec<_> = findings.iter().filter(|f| f.severity == "error").collect();
-            warn!(revision = %info.id, errors = errors.len(), "revision rejected; the last good revision stays applied");
+            warn!(%revision, errors = errors.len(), "revision rejected; the last good revision stays applied");
             for f in &errors {
-                warn!(revision = %info.id, "{f}");
+                warn!(%revision, "{f}");
             }
-            let first = errors.first().map(|f| f.to_string()).unwrap_or_default();
-            record.rejected = Some(RejectedRevision {
-                revision: info.clone(),
-                at_ms,
-                refusal: Refusal::LintErrors { findings },
-            });
-            (None, "rejected", first)
         }
         Decision::RefuseEmpty { stacks } => {
-            warn!(revision = %info.id, stacks, "revision removes every stack; refused (set --allow-empty to allow it)");
-            record.rejected = Some(RejectedRevision {
-                revision: info.clone(),
-                at_ms,
-                refusal: Refusal::EmptyDesiredState { stacks },
-            });
-            (None, "refused", format!("would remove all {stacks} stacks"))
+            warn!(%revision, stacks, "revision removes every stack; refused (set --allow-empty to allow it)");
         }
-    };
-    record.push_history(Outcome {
-        revision: info.id,
-        at_ms,
-        result: result.to_owned(),
-        summary,
-    });
-    store.save(&record)?;
-    Ok((plan, result))
+    }
 }
 
 /// Wake the loop every `interval`, ± 10 % so that many managers do not poll in lockstep.

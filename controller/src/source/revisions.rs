@@ -1,0 +1,108 @@
+//! Sources as the sync loop sees them: something polled for the newest revision, which answers
+//! `None` while it has nothing new.
+//!
+//! Two adapters: [`DirSource`] (a watched directory, the revision id is the content hash) and
+//! [`GitRevisions`] (a branch, a new revision whenever the fetched tip moves).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::source::git::{self, GitSource};
+use crate::source::{Snapshot, SnapshotError};
+
+/// Why a source could not be polled, classified so the loop knows whether retrying can help.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SourceError {
+    /// Reading the watched directory failed.
+    #[error(transparent)]
+    Directory(Arc<SnapshotError>),
+    /// Fetching or reading the Git repository failed.
+    #[error(transparent)]
+    Git(Arc<git::Error>),
+    /// The poll itself could not run.
+    #[error("{0}")]
+    Poll(String),
+}
+
+impl SourceError {
+    /// Network or IO hiccups: retry at the next wake. Permanent errors need an operator.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            SourceError::Directory(_) | SourceError::Poll(_) => true,
+            SourceError::Git(e) => e.is_temporary(),
+        }
+    }
+}
+
+/// Something that produces revisions.
+pub trait RevisionSource: Send {
+    /// Look for the newest revision: `None` when it is the one returned last time.
+    fn poll(&mut self) -> Result<Option<Snapshot>, SourceError>;
+    /// Human name, for logs (`git https://… main` / `directory ./stacks`).
+    fn describe(&self) -> String;
+}
+
+/// A directory followed in watch mode; the revision id is the content hash.
+pub struct DirSource {
+    dir: PathBuf,
+    last: Option<String>,
+}
+
+impl DirSource {
+    /// Follow `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        DirSource { dir, last: None }
+    }
+}
+
+impl RevisionSource for DirSource {
+    fn poll(&mut self) -> Result<Option<Snapshot>, SourceError> {
+        let files =
+            Snapshot::read_dir(&self.dir).map_err(|e| SourceError::Directory(Arc::new(e)))?;
+        let snapshot = Snapshot::of_directory(&self.dir, files);
+        if self.last.as_deref() == Some(snapshot.revision.id.as_str()) {
+            return Ok(None);
+        }
+        self.last = Some(snapshot.revision.id.clone());
+        Ok(Some(snapshot))
+    }
+
+    fn describe(&self) -> String {
+        format!("directory {}", self.dir.display())
+    }
+}
+
+/// A Git branch: a new revision whenever the fetched tip differs from the last one returned.
+pub struct GitRevisions {
+    git: GitSource,
+    description: String,
+    last: Option<String>,
+}
+
+impl GitRevisions {
+    /// Follow `git`.
+    pub fn new(git: GitSource, description: String) -> Self {
+        GitRevisions {
+            git,
+            description,
+            last: None,
+        }
+    }
+}
+
+impl RevisionSource for GitRevisions {
+    fn poll(&mut self) -> Result<Option<Snapshot>, SourceError> {
+        let classify = |e: git::Error| SourceError::Git(Arc::new(e));
+        let fetched = self.git.fetch().map_err(classify)?;
+        if self.last.as_deref() == Some(fetched.commit.as_str()) {
+            return Ok(None);
+        }
+        let snapshot = self.git.snapshot(&fetched.commit).map_err(classify)?;
+        self.last = Some(fetched.commit);
+        Ok(Some(snapshot))
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
