@@ -1,25 +1,20 @@
 //! `reconciler --repo …|--watch DIR`: follow desired state and keep the applied revision current.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use super::source_args::{self, SourceArgs};
 use super::{EXIT_OK, EXIT_USAGE};
 use crate::leader::liveness::Timing;
-use crate::leader::record::RaftRecordStore;
-use crate::node::assignment_client::AgentLink;
-use crate::node::runtime::{self, Exit, JoinTarget};
+use crate::node::process::{self, Ended, Tasks};
+use crate::node::runtime::{self, JoinTarget};
 use crate::reconcile::pass;
-use crate::source::webhook::{self, Secret, Secrets, WebhookState};
-use crate::source::{Wake, WakeReason, watch};
+use crate::source::webhook::{Secret, Secrets};
 use crate::sync::Options;
-use crate::sync::runner::{self, Syncer};
+use crate::sync::follow::{Follow, Webhook};
 
 /// Arguments of the manager.
 #[derive(Debug, Clone, clap::Args)]
@@ -228,6 +223,17 @@ pub fn run(args: &Args) -> u8 {
 /// Run this node (joining `join` first when given) until interrupted.
 pub fn run_node(args: &Args, join: Option<JoinTarget>) -> u8 {
     init_logging(args.log_format);
+    let fail = |e: &dyn std::fmt::Display| {
+        if args.log_format == LogFormat::Json {
+            error!("{e}");
+        }
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    };
+    let options = match process_options(args, join) {
+        Ok(options) => options,
+        Err(e) => return fail(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -238,35 +244,59 @@ pub fn run_node(args: &Args, join: Option<JoinTarget>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    match runtime.block_on(serve(args, join)) {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            if args.log_format == LogFormat::Json {
-                error!("{e}");
-            }
-            eprintln!("error: {e}");
-            EXIT_USAGE
+    match runtime.block_on(process::run(options, shutdown_signal())) {
+        Ok(Ended::Stopped) => {
+            info!("stopped");
+            EXIT_OK
         }
+        Ok(Ended::Removed) => {
+            eprintln!("this node was removed from the cluster; it has forgotten the cluster");
+            EXIT_OK
+        }
+        Err(e) => fail(&e),
     }
 }
 
-/// Everything that can stop the manager from starting.
-#[derive(Debug, thiserror::Error)]
-enum StartError {
-    #[error(transparent)]
-    Source(#[from] source_args::Error),
-    #[error(transparent)]
-    Watch(#[from] watch::Error),
-    #[error("cannot prepare the data directory {0}: {1}")]
-    DataDir(PathBuf, std::io::Error),
-    #[error("cannot listen for webhooks on {0}: {1}")]
-    Listen(SocketAddr, std::io::Error),
-    #[error(transparent)]
-    Node(#[from] runtime::Error),
-    #[error("{0}")]
-    Engine(String),
-    #[error("opening the source failed unexpectedly: {0}")]
-    Task(tokio::task::JoinError),
+/// The process's options from the flags.
+fn process_options(
+    args: &Args,
+    join: Option<JoinTarget>,
+) -> Result<process::Options, source_args::Error> {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(source_args::default_data_dir);
+    let follow = if args.source.repo.is_some() || args.source.watch.is_some() {
+        Some(Follow {
+            source: args.source.followed(&data_dir)?,
+            options: Options {
+                allow_empty: args.allow_empty,
+                prune: args.prune,
+            },
+            root_name: args.source.root_name(),
+            interval: args.interval,
+            watch_refs: args.watch_refs,
+            webhook: args.webhook_listen.map(|addr| Webhook {
+                addr,
+                branch: args.source.branch.clone(),
+                secrets: webhook_secrets(),
+            }),
+        })
+    } else {
+        None
+    };
+    // Published ports bind on the address the node listens on when it names one (so nodes
+    // sharing an engine on 127.0.0.2, 127.0.0.3… never clash), on every address otherwise.
+    let ip = args.node.listen_addr.ip();
+    let tasks = args.node.agent.then(|| Tasks {
+        publish_ip: (!ip.is_unspecified()).then_some(ip),
+    });
+    Ok(process::Options {
+        node: args.node.options(data_dir),
+        join,
+        tasks,
+        follow,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -290,234 +320,4 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// Creates the data directory private, or makes an existing one private again (saying what was
-/// looser): it holds the CA key, the token secrets and the node's key.
-fn prepare_data_dir(data_dir: &Path) -> Result<(), StartError> {
-    let fail = |e| StartError::DataDir(data_dir.to_owned(), e);
-    crate::private_files::create_dir(data_dir).map_err(fail)?;
-    for tightened in
-        crate::private_files::secure_data_dir(data_dir, &[crate::node::layout::PKI_DIR])
-            .map_err(fail)?
-    {
-        tracing::warn!(
-            "{tightened}: the data directory must be readable by this user only (it holds the \
-             cluster CA key, the join-token secrets and the node key)"
-        );
-    }
-    Ok(())
-}
-
-async fn serve(args: &Args, mut join: Option<JoinTarget>) -> Result<(), StartError> {
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(source_args::default_data_dir);
-    prepare_data_dir(&data_dir)?;
-    let store = RaftRecordStore::default();
-    let (leading_tx, leading_rx) = tokio::sync::watch::channel(false);
-    let _source = if args.source.repo.is_some() || args.source.watch.is_some() {
-        Some(start_syncer(args, &data_dir, store.clone(), leading_rx).await?)
-    } else {
-        None
-    };
-    let mut options = args.node.options(data_dir.clone());
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    // The worker outlives runtime restarts (role changes): its containers never notice them.
-    let worker_stop = CancellationToken::new();
-    let _worker_guard = worker_stop.clone().drop_guard();
-    let mut worker = if args.node.agent {
-        let (assignments_tx, assignments_rx) = mpsc::channel(64);
-        let (reports_tx, reports_rx) = mpsc::channel(1024);
-        options.agent = Some(AgentLink {
-            assignments: assignments_tx,
-            reports: Arc::new(tokio::sync::Mutex::new(reports_rx)),
-        });
-        Some((assignments_rx, reports_tx))
-    } else {
-        None
-    };
-    loop {
-        let running = runtime::start(&options, join.take().as_ref()).await?;
-        if let Some((assignments, reports)) = worker.take()
-            && let Err(e) = start_worker(
-                &running.config,
-                args.node.listen_addr,
-                assignments,
-                reports,
-                &worker_stop,
-            )
-            .await
-        {
-            let _ = running.wait(std::future::ready(())).await;
-            return Err(e);
-        }
-        store.set(running.manager.clone());
-        let mut leading = running.leading.clone();
-        let forward = leading_tx.clone();
-        let follow = tokio::spawn(async move {
-            loop {
-                let _ = forward.send(*leading.borrow_and_update());
-                if leading.changed().await.is_err() {
-                    break;
-                }
-            }
-        });
-        info!(data_dir = %data_dir.display(), node = %running.config.node_id, "node started");
-        let exit = running.wait(&mut shutdown).await;
-        follow.abort();
-        let _ = leading_tx.send(false);
-        store.set(None);
-        match exit? {
-            Exit::Restart => continue,
-            Exit::Stopped => {
-                info!("stopped");
-                return Ok(());
-            }
-            Exit::Removed => {
-                eprintln!("this node was removed from the cluster; it has forgotten the cluster");
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// Connects to the local engine and starts the node's worker on it.
-async fn start_worker(
-    config: &crate::node::layout::NodeConfig,
-    listen_addr: SocketAddr,
-    assignments: mpsc::Receiver<crds::assignment::AssignmentBatch>,
-    reports: mpsc::Sender<crate::node::assignment_client::Reports>,
-    stop: &CancellationToken,
-) -> Result<(), StartError> {
-    // Published ports bind on the address the node listens on when it names one (so nodes
-    // sharing an engine on 127.0.0.2, 127.0.0.3… never clash), on every address otherwise.
-    let ip = listen_addr.ip();
-    let publish_ip = (!ip.is_unspecified()).then_some(ip);
-    let executor = agent::executor::docker::DockerExecutor::connect(&config.node_id, publish_ip)
-        .await
-        .map_err(|e| {
-            StartError::Engine(format!(
-                "{e} (or run this node without tasks: --agent=false)"
-            ))
-        })?;
-    let worker_config = agent::worker::Config {
-        node_id: config.node_id.clone(),
-        clock: agent::clock::Clock::system(),
-    };
-    tokio::spawn(agent::worker::run(
-        worker_config,
-        executor,
-        assignments,
-        reports,
-        stop.clone(),
-    ));
-    info!(node = %config.node_id, "agent running tasks on the local Docker engine");
-    Ok(())
-}
-
-/// What keeps the source alive while the node runs.
-struct SourceHandles {
-    _watch: Option<watch::Watch>,
-}
-
-/// Opens the source and starts the sync loop; it acts only while this node leads.
-async fn start_syncer(
-    args: &Args,
-    data_dir: &std::path::Path,
-    store: RaftRecordStore,
-    mut leading: tokio::sync::watch::Receiver<bool>,
-) -> Result<SourceHandles, StartError> {
-    let opened = {
-        let source = args.source.clone();
-        let dir = data_dir.to_owned();
-        tokio::task::spawn_blocking(move || source.open(&dir))
-            .await
-            .map_err(StartError::Task)??
-    };
-    let options = Options {
-        allow_empty: args.allow_empty,
-        prune: args.prune,
-    };
-    let syncer = Syncer::new(
-        opened.source,
-        Arc::new(store),
-        options,
-        args.source.root_name(),
-    );
-    // Wakes from every trigger go through a gate that drops them unless this node leads; a
-    // node that becomes leader syncs at once.
-    let (tx, mut raw) = mpsc::channel::<Wake>(1);
-    let (gated_tx, gated) = mpsc::channel::<Wake>(1);
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                wake = raw.recv() => match wake {
-                    Some(wake) if *leading.borrow() => { let _ = gated_tx.try_send(wake); }
-                    Some(_) => {}
-                    None => return,
-                },
-                changed = leading.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    if *leading.borrow_and_update() {
-                        let _ = gated_tx.try_send(Wake {
-                            reason: WakeReason::Start,
-                            at: Instant::now(),
-                        });
-                    }
-                }
-            }
-        }
-    });
-    let watcher = match (&opened.watch_dir, &opened.refs_dir) {
-        (Some(dir), _) => Some(watch::watch_directory(
-            dir,
-            Duration::from_millis(200),
-            tx.clone(),
-        )?),
-        (None, Some(git_dir)) if args.watch_refs => Some(watch::watch_refs(git_dir, tx.clone())?),
-        (None, _) => None,
-    };
-    tokio::spawn(runner::tick(args.interval, tx.clone()));
-    if let Some(addr) = args.webhook_listen {
-        start_webhook(addr, args.source.branch.clone(), tx.clone()).await?;
-    }
-    tokio::spawn(syncer.run(gated));
-    Ok(SourceHandles { _watch: watcher })
-}
-
-async fn start_webhook(
-    addr: SocketAddr,
-    branch: String,
-    wake: mpsc::Sender<Wake>,
-) -> Result<(), StartError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| StartError::Listen(addr, e))?;
-    let (trigger_tx, mut trigger_rx) = mpsc::channel::<webhook::Trigger>(1);
-    let state = WebhookState {
-        secrets: Arc::new(webhook_secrets()),
-        branch,
-        trigger: trigger_tx,
-    };
-    let app = webhook::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    info!(%addr, "webhook endpoint listening on POST /v1/webhook");
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            error!("webhook server stopped: {e}");
-        }
-    });
-    tokio::spawn(async move {
-        while let Some(t) = trigger_rx.recv().await {
-            let _ = wake.try_send(Wake {
-                reason: WakeReason::Webhook { after: t.after },
-                at: t.received,
-            });
-        }
-    });
-    Ok(())
 }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::source::credentials::{Credentials, Secret};
-use crate::source::git::{GitConfig, GitSource};
-use crate::source::revisions::{DirSource, GitRevisions, RevisionSource};
+use crate::source::git::GitConfig;
+use crate::source::revisions::{Followed, OpenError, Opened};
 
 /// Where desired state comes from.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,12 +53,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The repository could not be opened or cloned.
+    /// The directory or repository could not be opened.
     #[error(transparent)]
-    Git(#[from] crate::source::git::Error),
-    /// The watched directory does not exist.
-    #[error("cannot watch {0}: it is not a directory")]
-    NotADirectory(PathBuf),
+    Open(#[from] OpenError),
 }
 
 impl SourceArgs {
@@ -101,17 +98,10 @@ impl SourceArgs {
             .unwrap_or_else(|| "stack".into())
     }
 
-    /// Build the source; Git sources keep their clone under `cache_root`.
-    pub fn open(&self, cache_root: &Path) -> Result<Opened, Error> {
+    /// Name the source; Git sources keep their clone under `cache_root`.
+    pub fn followed(&self, cache_root: &Path) -> Result<Followed, Error> {
         if let Some(dir) = &self.watch {
-            if !dir.is_dir() {
-                return Err(Error::NotADirectory(dir.clone()));
-            }
-            return Ok(Opened {
-                source: Box::new(DirSource::new(dir.clone())),
-                watch_dir: Some(dir.clone()),
-                refs_dir: None,
-            });
+            return Ok(Followed::Directory(dir.clone()));
         }
         let Some(url) = &self.repo else {
             return Err(Error::NoSource);
@@ -123,26 +113,18 @@ impl SourceArgs {
             cache_dir: cache_root.join("git").join(short_hash(url)),
             credentials: self.credentials()?,
         };
-        let git = GitSource::open(config)?;
-        let refs_dir = git.local_repo_dir();
         let path = self.path.as_deref().unwrap_or(Path::new(""));
         let description = format!("git {url} branch {} path /{}", self.branch, path.display());
-        Ok(Opened {
-            source: Box::new(GitRevisions::new(git, description)),
-            watch_dir: None,
-            refs_dir,
+        Ok(Followed::Git {
+            config: Box::new(config),
+            description,
         })
     }
-}
 
-/// An opened source and what to watch for it.
-pub struct Opened {
-    /// Produces revisions.
-    pub source: Box<dyn RevisionSource>,
-    /// A directory to watch (watch mode).
-    pub watch_dir: Option<PathBuf>,
-    /// A local repository's git directory whose refs to watch (push pickup).
-    pub refs_dir: Option<PathBuf>,
+    /// Name and open the source (blocking: a Git source is cloned the first time).
+    pub fn open(&self, cache_root: &Path) -> Result<Opened, Error> {
+        Ok(self.followed(cache_root)?.open()?)
+    }
 }
 
 fn short_hash(s: &str) -> String {

@@ -13,8 +13,9 @@
 //!
 //! # Layout
 //! - [`layout`]: the data directory: `node.json` ([`layout::NodeConfig`]) and `pki/`.
-//! - [`runtime`]: starting a node: init, join or restart, then serve until stopped — the one
-//!   composition root of a running node.
+//! - [`process`]: the composition root: the runtime (restarted on role changes), the worker on
+//!   the local engine, and the sync loop that follows a source while this node leads.
+//! - [`runtime`]: starting a node: init, join or restart, then serve until stopped.
 //! - [`join`]: the joiner's end of joining.
 //! - [`session`]: the node's end of heartbeats: follow the leader, learn role changes.
 //! - [`assignment_client`]: the node's end of its assignment stream and status reports.
@@ -24,6 +25,7 @@
 pub mod assignment_client;
 pub mod join;
 pub mod layout;
+pub mod process;
 pub mod runtime;
 pub mod session;
 #[cfg(feature = "testing")]

@@ -2,12 +2,13 @@
 //! `None` while it has nothing new.
 //!
 //! Two adapters: [`DirSource`] (a watched directory, the revision id is the content hash) and
-//! [`GitRevisions`] (a branch, a new revision whenever the fetched tip moves).
+//! [`GitRevisions`] (a branch, a new revision whenever the fetched tip moves). [`Followed`]
+//! names one before it is opened (opening a Git source clones it).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::source::git::{self, GitSource};
+use crate::source::git::{self, GitConfig, GitSource};
 use crate::source::{Snapshot, SnapshotError};
 
 /// Why a source could not be polled, classified so the loop knows whether retrying can help.
@@ -30,6 +31,71 @@ impl SourceError {
         match self {
             SourceError::Directory(_) | SourceError::Poll(_) => true,
             SourceError::Git(e) => e.is_temporary(),
+        }
+    }
+}
+
+/// A source to follow, named but not opened yet.
+#[derive(Debug, Clone)]
+pub enum Followed {
+    /// A local directory, followed in watch mode.
+    Directory(PathBuf),
+    /// A Git branch.
+    Git {
+        /// Which repository, branch and path, and where the clone is kept.
+        config: Box<GitConfig>,
+        /// Human name, for logs.
+        description: String,
+    },
+}
+
+/// An opened source and what to watch for it.
+pub struct Opened {
+    /// Produces revisions.
+    pub source: Box<dyn RevisionSource>,
+    /// A directory to watch (watch mode).
+    pub watch_dir: Option<PathBuf>,
+    /// A local repository's git directory whose refs to watch (push pickup).
+    pub refs_dir: Option<PathBuf>,
+}
+
+/// Why a source could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The watched directory does not exist.
+    #[error("cannot watch {0}: it is not a directory")]
+    NotADirectory(PathBuf),
+    /// The repository could not be opened or cloned.
+    #[error(transparent)]
+    Git(#[from] git::Error),
+}
+
+impl Followed {
+    /// Open the source: check the directory, or open (first clone) the repository. Blocking IO.
+    pub fn open(self) -> Result<Opened, OpenError> {
+        match self {
+            Followed::Directory(dir) => {
+                if !dir.is_dir() {
+                    return Err(OpenError::NotADirectory(dir));
+                }
+                Ok(Opened {
+                    source: Box::new(DirSource::new(dir.clone())),
+                    watch_dir: Some(dir),
+                    refs_dir: None,
+                })
+            }
+            Followed::Git {
+                config,
+                description,
+            } => {
+                let git = GitSource::open(*config)?;
+                let refs_dir = git.local_repo_dir();
+                Ok(Opened {
+                    source: Box::new(GitRevisions::new(git, description)),
+                    watch_dir: None,
+                    refs_dir,
+                })
+            }
         }
     }
 }

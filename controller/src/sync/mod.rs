@@ -5,6 +5,7 @@
 //! one stack's file prunes that stack only when pruning is on.
 
 pub mod applied;
+pub mod follow;
 pub mod record;
 pub mod runner;
 
