@@ -299,7 +299,7 @@ pub fn check_format(format: &str, value: &str) -> Option<Result<(), FormatError>
             .or_else(|e| fail("invalid-port", e.to_string())),
         "volume" => compose::volume::parse_short(value)
             .map(|_| ())
-            .or_else(|e| fail("invalid-volume", e)),
+            .or_else(|e| fail("invalid-volume", e.to_string())),
         "constraint" => crate::constraint::parse_constraint(value)
             .map(|_| ())
             .or_else(|e| fail("invalid-constraint", e.to_string())),

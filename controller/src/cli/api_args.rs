@@ -33,12 +33,14 @@ impl ApiArgs {
 }
 
 /// Runs `f` on a small single-threaded runtime (CLI commands make a handful of requests).
-pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
-    tokio::runtime::Builder::new_current_thread()
+pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    // The cause goes into the message: commands print an error's `Display` alone, which is
+    // where every error of this crate already names its cause.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map(|rt| rt.block_on(f))
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    Ok(runtime.block_on(f))
 }
 
 /// Prints a warning when the answer came from a manager without quorum.
@@ -106,8 +108,8 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 }
 
 /// Print the failure, if any, and give the exit code: 0, 1 when not found, 2 otherwise.
-pub fn finish(result: Result<Result<(), Failure>, String>) -> u8 {
-    match result.unwrap_or_else(|e| Err(Failure::Other(e))) {
+pub fn finish(result: anyhow::Result<Result<(), Failure>>) -> u8 {
+    match result.unwrap_or_else(|e| Err(other(e))) {
         Ok(()) => EXIT_OK,
         Err(failure) => {
             eprintln!("error: {failure}");

@@ -81,7 +81,7 @@ pub fn run(args: &Args) -> u8 {
     let text = match args.format {
         OutputFormat::Json => serde_json::to_string_pretty(&views)
             .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
+            .map_err(anyhow::Error::from),
         OutputFormat::Yaml => yaml_documents(&views),
     };
     match text {
@@ -94,13 +94,13 @@ pub fn run(args: &Args) -> u8 {
     }
 }
 
-fn yaml_documents(views: &[StackView<'_>]) -> Result<String, String> {
+fn yaml_documents(views: &[StackView<'_>]) -> anyhow::Result<String> {
     let mut out = String::new();
     for view in views {
         // Round-trip through JSON so flattened and tagged fields serialise as plain maps.
-        let value = serde_json::to_value(view).map_err(|e| e.to_string())?;
+        let value = serde_json::to_value(view)?;
         out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(&value).map_err(|e| e.to_string())?);
+        out.push_str(&serde_saphyr::to_string(&value)?);
     }
     Ok(out)
 }

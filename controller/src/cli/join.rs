@@ -2,6 +2,7 @@
 
 use crds::node::NodeRole;
 
+use super::node::parse_role;
 use super::run as node_run;
 use crate::node::runtime::JoinTarget;
 
@@ -20,14 +21,6 @@ pub struct JoinArgs {
     /// the source to follow when it leads).
     #[command(flatten)]
     pub run: node_run::Args,
-}
-
-fn parse_role(s: &str) -> Result<NodeRole, String> {
-    match s {
-        "manager" => Ok(NodeRole::Manager),
-        "worker" => Ok(NodeRole::Worker),
-        other => Err(format!("{other:?} is not manager or worker")),
-    }
 }
 
 /// Run `join`: joins, then keeps running as the new node until interrupted.

@@ -18,15 +18,15 @@ pub struct Args {
 /// Run `leave`.
 pub fn run(args: &Args) -> u8 {
     let dir = args.api.dir();
-    match block_on(crate::node::runtime::leave(&dir, args.force)).and_then(|r| r) {
+    match block_on(crate::node::leave::leave(&dir, args.force)).and_then(|r| Ok(r?)) {
         Ok(()) => {
             println!(
                 "Node left the cluster; its process stops at its next heartbeat and forgets the cluster."
             );
             EXIT_OK
         }
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) => {
+            eprintln!("error: {err}");
             EXIT_USAGE
         }
     }

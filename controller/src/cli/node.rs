@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::{Context, anyhow, bail};
 use crds::node::{Availability, NodeRole, NodeState};
 use reqwest::Method;
 
@@ -104,28 +105,29 @@ pub enum Action {
     },
 }
 
-fn parse_availability(s: &str) -> Result<Availability, String> {
+fn parse_availability(s: &str) -> anyhow::Result<Availability> {
     match s {
         "active" => Ok(Availability::Active),
         "pause" => Ok(Availability::Pause),
         "drain" => Ok(Availability::Drain),
-        other => Err(format!("{other:?} is not active, pause or drain")),
+        other => bail!("{other:?} is not active, pause or drain"),
     }
 }
 
-fn parse_role(s: &str) -> Result<NodeRole, String> {
+/// Parses `manager` or `worker` (`--role` of `node update` and `join`).
+pub fn parse_role(s: &str) -> anyhow::Result<NodeRole> {
     match s {
         "manager" => Ok(NodeRole::Manager),
         "worker" => Ok(NodeRole::Worker),
-        other => Err(format!("{other:?} is not manager or worker")),
+        other => bail!("{other:?} is not manager or worker"),
     }
 }
 
 /// Parses `key=value` (the value may be empty; the key may not).
-pub fn parse_label(s: &str) -> Result<(String, String), String> {
+pub fn parse_label(s: &str) -> anyhow::Result<(String, String)> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-        _ => Err(format!("{s:?} is not key=value")),
+        _ => Err(anyhow!("{s:?} is not key=value")),
     }
 }
 
@@ -133,19 +135,18 @@ pub fn parse_label(s: &str) -> Result<(String, String), String> {
 pub fn run(args: &Args) -> u8 {
     match block_on(run_async(&args.action)).and_then(|r| r) {
         Ok(()) => EXIT_OK,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) => {
+            eprintln!("error: {err}");
             EXIT_USAGE
         }
     }
 }
 
-async fn run_async(action: &Action) -> Result<(), String> {
+async fn run_async(action: &Action) -> anyhow::Result<()> {
     match action {
         Action::Ls { format, api } => {
-            let client = api.client().map_err(|e| e.to_string())?;
-            let read: Read<Vec<NodeView>> =
-                client.get(NODES_PATH).await.map_err(|e| e.to_string())?;
+            let client = api.client()?;
+            let read: Read<Vec<NodeView>> = client.get(NODES_PATH).await?;
             warn_if_stale(read.possibly_stale, &read.answered_by);
             match format {
                 Format::Json => println!("{}", to_json(&read.data)?),
@@ -160,13 +161,10 @@ async fn run_async(action: &Action) -> Result<(), String> {
             Ok(())
         }
         Action::Inspect { nodes, api } => {
-            let client = api.client().map_err(|e| e.to_string())?;
+            let client = api.client()?;
             let mut found = Vec::new();
             for node in nodes {
-                let read: Read<NodeView> = client
-                    .get(&format!("{NODES_PATH}/{node}"))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let read: Read<NodeView> = client.get(&format!("{NODES_PATH}/{node}")).await?;
                 warn_if_stale(read.possibly_stale, &read.answered_by);
                 found.push(read.data);
             }
@@ -189,12 +187,9 @@ async fn run_async(action: &Action) -> Result<(), String> {
                 labels_rm: label_rm.clone(),
             };
             if update.is_empty() {
-                return Err(
-                    "nothing to update: give --availability, --label-add, --label-rm or --role"
-                        .to_owned(),
-                );
+                bail!("nothing to update: give --availability, --label-add, --label-rm or --role");
             }
-            let client = api.client().map_err(|e| e.to_string())?;
+            let client = api.client()?;
             let answer = patch(&client, node, &update).await?;
             match format {
                 Format::Json => println!("{}", to_json(&answer.0)?),
@@ -217,7 +212,7 @@ async fn run_async(action: &Action) -> Result<(), String> {
             } else {
                 NodeRole::Worker
             };
-            let client = api.client().map_err(|e| e.to_string())?;
+            let client = api.client()?;
             for node in nodes {
                 let update = NodeUpdate {
                     role: Some(role),
@@ -234,7 +229,7 @@ async fn run_async(action: &Action) -> Result<(), String> {
             Ok(())
         }
         Action::Rm { nodes, force, api } => {
-            let client = api.client().map_err(|e| e.to_string())?;
+            let client = api.client()?;
             for node in nodes {
                 client
                     .call::<(), serde_json::Value>(
@@ -242,8 +237,7 @@ async fn run_async(action: &Action) -> Result<(), String> {
                         &format!("{NODES_PATH}/{node}?force={force}"),
                         None,
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 println!("{node}");
             }
             Ok(())
@@ -256,7 +250,7 @@ async fn patch(
     client: &crate::cli::client::ApiClient,
     node: &str,
     update: &NodeUpdate,
-) -> Result<(NodeView, Vec<String>), String> {
+) -> anyhow::Result<(NodeView, Vec<String>)> {
     #[derive(serde::Deserialize)]
     struct Answer {
         node: NodeView,
@@ -265,17 +259,16 @@ async fn patch(
     }
     let answer: Answer = client
         .call(Method::PATCH, &format!("{NODES_PATH}/{node}"), Some(update))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the manager sent no node")?;
+        .await?
+        .context("the manager sent no node")?;
     for warning in &answer.warnings {
         eprintln!("warning: {warning}");
     }
     Ok((answer.node, answer.warnings))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
-    serde_json::to_string_pretty(value).map_err(|e| e.to_string())
+fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)?)
 }
 
 /// The `docker node ls` table; `me` (the local node) is marked with `*` after its id.

@@ -43,8 +43,12 @@ w1     worker-1    Down     Active                          28.2.2
 
 #[test]
 fn labels_parse_as_key_value() {
-    assert_eq!(parse_label("zone=a"), Ok(("zone".into(), "a".into())));
-    assert_eq!(parse_label("empty="), Ok(("empty".into(), String::new())));
-    assert!(parse_label("=a").is_err());
-    assert!(parse_label("novalue").is_err());
+    let parsed = |s| parse_label(s).map_err(|e| e.to_string());
+    assert_eq!(parsed("zone=a"), Ok(("zone".into(), "a".into())));
+    assert_eq!(parsed("empty="), Ok(("empty".into(), String::new())));
+    assert_eq!(parsed("=a"), Err("\"=a\" is not key=value".into()));
+    assert_eq!(
+        parsed("novalue"),
+        Err("\"novalue\" is not key=value".into())
+    );
 }

@@ -6,6 +6,8 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 use super::source_args::SourceArgs;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, use_color};
 use crate::cli::client::ApiClient;
@@ -39,20 +41,19 @@ pub fn run(args: &Args) -> u8 {
     };
     match plan(args, cache.path()) {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) => {
+            eprintln!("error: {err}");
             EXIT_USAGE
         }
     }
 }
 
-fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
-    let mut opened = args.source.open(cache).map_err(|e| e.to_string())?;
+fn plan(args: &Args, cache: &Path) -> anyhow::Result<u8> {
+    let mut opened = args.source.open(cache)?;
     let snapshot = opened
         .source
-        .poll()
-        .map_err(|e| e.to_string())?
-        .ok_or("the source returned no revision")?;
+        .poll()?
+        .context("the source returned no revision")?;
     let applied = match &args.against {
         Some(dir) => desired::DesiredState {
             stacks: applied_record(dir)?.applied_stacks(),
@@ -77,7 +78,7 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
         );
         return Ok(EXIT_USAGE);
     }
-    let desired = set.desired(&snapshot).ok_or("the revision has errors")?;
+    let desired = set.desired(&snapshot).context("the revision has errors")?;
     let decision = sync::decide(
         Ok(&desired),
         &applied,
@@ -91,10 +92,7 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
         _ => Default::default(),
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?
-        );
+        println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
         println!(
             "Revision {}{}\n",
@@ -114,18 +112,18 @@ fn plan(args: &Args, cache: &Path) -> Result<u8, String> {
 
 /// The revision record of the cluster whose manager uses `data_dir`: read from its store when
 /// the manager is stopped, asked of the manager while it runs (and holds the store).
-fn applied_record(data_dir: &Path) -> Result<crate::sync::applied::Record, String> {
+fn applied_record(data_dir: &Path) -> anyhow::Result<crate::sync::applied::Record> {
     if data_dir.join(crate::raft::DB_FILE_NAME).exists() {
         match crate::raft::open_store(data_dir) {
             Ok((_, sm)) => return Ok(sm.read(|s| s.revisions.clone())),
             Err(crate::raft::Error::InUse { .. }) => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     }
     super::api_args::block_on(async {
-        let client = ApiClient::new(data_dir, None).map_err(|e| e.to_string())?;
-        let read: Read<StatusView> = client.get(STATUS_PATH).await.map_err(|e| e.to_string())?;
-        Ok(read.data.record)
+        let client = ApiClient::new(data_dir, None)?;
+        let read: Read<StatusView> = client.get(STATUS_PATH).await?;
+        Ok::<_, anyhow::Error>(read.data.record)
     })?
 }
 

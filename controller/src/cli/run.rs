@@ -148,19 +148,19 @@ impl NodeArgs {
 }
 
 /// Parses a heartbeat period (100ms to 1m).
-pub fn parse_period(s: &str) -> Result<Duration, String> {
-    let d = crds::units::parse_duration(s).map_err(|e| e.to_string())?;
+pub fn parse_period(s: &str) -> anyhow::Result<Duration> {
+    let d = crds::units::parse_duration(s)?;
     if d < Duration::from_millis(100) || d > Duration::from_secs(60) {
-        return Err("the heartbeat period must be between 100ms and 1m".to_owned());
+        anyhow::bail!("the heartbeat period must be between 100ms and 1m");
     }
     Ok(d)
 }
 
 /// Parses an election timeout (50ms to 10s).
-pub fn parse_election_timeout(s: &str) -> Result<Duration, String> {
-    let d = crds::units::parse_duration(s).map_err(|e| e.to_string())?;
+pub fn parse_election_timeout(s: &str) -> anyhow::Result<Duration> {
+    let d = crds::units::parse_duration(s)?;
     if d < Duration::from_millis(50) || d > Duration::from_secs(10) {
-        return Err("the election timeout must be between 50ms and 10s".to_owned());
+        anyhow::bail!("the election timeout must be between 50ms and 10s");
     }
     Ok(d)
 }
@@ -175,10 +175,10 @@ pub enum LogFormat {
 }
 
 /// Parse `30s`, `1m`… as the interval (at least 1 s, so a typo cannot hammer a Git server).
-pub fn parse_interval(s: &str) -> Result<Duration, String> {
-    let d = crds::units::parse_duration(s).map_err(|e| e.to_string())?;
+pub fn parse_interval(s: &str) -> anyhow::Result<Duration> {
+    let d = crds::units::parse_duration(s)?;
     if d < Duration::from_secs(1) {
-        return Err("the interval must be at least 1s".to_owned());
+        anyhow::bail!("the interval must be at least 1s");
     }
     Ok(d)
 }

@@ -38,28 +38,25 @@ pub struct Args {
     pub revision: Option<String>,
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    crds::units::parse_duration(s).map_err(|e| e.to_string())
+fn parse_timeout(s: &str) -> anyhow::Result<Duration> {
+    Ok(crds::units::parse_duration(s)?)
 }
 
 /// Run `status`: exit 0 when the newest revision is applied, 1 when it was rejected or refused,
 /// 2 when there is no state to read. With `--wait`: 0 converged, 1 failed or timed out.
 pub fn run(args: &Args) -> u8 {
     let outcome = block_on(async {
-        let client = args.api.client().map_err(|e| e.to_string())?;
+        let client = args.api.client()?;
         if args.wait {
             Ok(wait_for(args, &client).await)
         } else {
-            let read = client
-                .get::<Read<StatusView>>(STATUS_PATH)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(show(args, &read))
+            let read = client.get::<Read<StatusView>>(STATUS_PATH).await?;
+            Ok::<_, anyhow::Error>(show(args, &read))
         }
     })
     .and_then(|r| r);
-    outcome.unwrap_or_else(|message: String| {
-        eprintln!("error: {message}");
+    outcome.unwrap_or_else(|err| {
+        eprintln!("error: {err}");
         EXIT_USAGE
     })
 }

@@ -1,5 +1,7 @@
 //! `reconciler token show|rotate worker|manager`: the join tokens.
 
+use anyhow::Context;
+
 use super::api_args::{ApiArgs, block_on, warn_if_stale};
 use super::{EXIT_OK, EXIT_USAGE};
 use crate::protocol::{Read, TOKENS_PATH, TokenView};
@@ -42,18 +44,17 @@ pub fn run(args: &Args) -> u8 {
         Action::Rotate(a) => (a, true),
     };
     let result = block_on(async {
-        let client = args.api.client().map_err(|e| e.to_string())?;
+        let client = args.api.client()?;
         let path = format!("{TOKENS_PATH}/{}", args.role);
         let read: Read<TokenView> = if rotate {
             client
                 .call::<(), Read<TokenView>>(reqwest::Method::POST, &format!("{path}/rotate"), None)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("the manager sent no token")?
+                .await?
+                .context("the manager sent no token")?
         } else {
-            client.get(&path).await.map_err(|e| e.to_string())?
+            client.get(&path).await?
         };
-        Ok::<_, String>(read)
+        Ok::<_, anyhow::Error>(read)
     })
     .and_then(|r| r);
     match result {
@@ -73,8 +74,8 @@ pub fn run(args: &Args) -> u8 {
             }
             EXIT_OK
         }
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) => {
+            eprintln!("error: {err}");
             EXIT_USAGE
         }
     }

@@ -9,6 +9,14 @@ use crate::leader::manager::Manager;
 use crate::raft::Command;
 use crate::sync::applied::{Error, Record, Store};
 
+/// Why the record cannot reach the replicated store at all.
+#[derive(Debug, thiserror::Error)]
+enum Unavailable {
+    /// The node runs as a worker now: it holds no replicated state.
+    #[error("this node is not a manager")]
+    NotManager,
+}
+
 /// A [`Store`] over whichever manager this process currently runs (it changes when the node
 /// restarts in a new role).
 #[derive(Default, Clone)]
@@ -27,7 +35,7 @@ impl RaftRecordStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| Error::replicated("this node is not a manager"))
+            .ok_or_else(|| Error::replicated(Unavailable::NotManager))
     }
 }
 
@@ -43,8 +51,7 @@ impl Store for RaftRecordStore {
             let cmd = Command::RecordRevision {
                 record: record.clone(),
             };
-            let version =
-                (manager.writer.write(cmd).await).map_err(|e| Error::replicated(e.to_string()))?;
+            let version = (manager.writer.write(cmd).await).map_err(Error::replicated)?;
             manager.wait_applied(version).await;
             Ok(())
         })

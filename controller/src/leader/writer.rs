@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use openraft::error::{ClientWriteError, RaftError};
 
 use crate::protocol::{ErrorBody, FORWARD_PATH};
-use crate::raft::{Command, NodeId, Raft, Response};
+use crate::raft::{Command, NodeId, Raft, Rejection, Response};
 
 /// How long a proposal may wait for a quorum to commit it.
 pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,9 +44,9 @@ pub enum WriteError {
         /// How many must be up.
         majority: usize,
     },
-    /// The state machine refused the command (an invariant would break).
-    #[error("{0}")]
-    Rejected(String),
+    /// The state machine refused the command (an invariant would break); its message says which.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
     /// The leader answered a forwarded write with an error.
     #[error("{message}")]
     Remote {

@@ -21,6 +21,8 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::assignments::{ASSIGNMENTS_PATH, STATUS_PATH};
+use crate::node::call::CallError;
+use crate::node::join::error_chain;
 use crate::protocol::NotLeader;
 
 /// Task status reports as the worker emits them.
@@ -95,11 +97,48 @@ pub async fn run(
 
 enum Ended {
     /// The stream ended or broke after delivering something; reconnect at once.
-    Dropped(String),
+    Dropped(Dropped),
     /// The manager names another leader.
     Redirect(Option<String>),
     /// Could not connect or was refused.
-    Failed(String),
+    Failed(CallError),
+}
+
+/// Why a connected assignment stream ended.
+#[derive(Debug, thiserror::Error)]
+enum Dropped {
+    /// The node's runtime is shutting down.
+    #[error("the node is stopping")]
+    Stopping,
+    /// The heartbeat session reached another leader; a stale one may never close the stream.
+    #[error("the leader is now {leader}")]
+    LeaderMoved {
+        /// The manager the heartbeat reached.
+        leader: String,
+    },
+    /// The manager ended the stream (it stepped down or stopped).
+    #[error("closed by the manager")]
+    Closed,
+    /// The connection broke mid-stream.
+    #[error("{}", error_chain(.0))]
+    Broken(#[source] reqwest::Error),
+    /// A line of the stream is not an assignment batch.
+    #[error("unreadable assignment batch: {0}")]
+    Unreadable(#[source] serde_json::Error),
+    /// The worker's end of the channel is gone.
+    #[error("the worker stopped")]
+    WorkerStopped,
+    /// A line grew past [`MAX_LINE`] without ending.
+    #[error("an assignment batch exceeds 256 MiB")]
+    Oversized,
+}
+
+/// Why the leader did not take a status report.
+enum ReportError {
+    /// A follower named the leader to send it to.
+    Redirect(String),
+    /// No usable answer; the next manager is tried after a pause.
+    Failed,
 }
 
 /// Follows the assignment stream, reconnecting as needed.
@@ -175,17 +214,17 @@ async fn stream_once(
         .await;
     let mut response = match sent {
         Ok(r) => r,
-        Err(e) => return Ended::Failed(crate::node::join::error_chain(&e)),
+        Err(e) => return Ended::Failed(CallError::Unreachable(e)),
     };
     match response.status() {
         StatusCode::OK => {}
         StatusCode::MISDIRECTED_REQUEST => {
             return match response.json::<NotLeader>().await {
                 Ok(body) => Ended::Redirect(body.leader),
-                Err(e) => Ended::Failed(e.to_string()),
+                Err(e) => Ended::Failed(CallError::Unreadable(e)),
             };
         }
-        status => return Ended::Failed(format!("HTTP {status}")),
+        status => return Ended::Failed(CallError::Status(status)),
     }
     tracing::info!(manager = %target, "assignment stream connected");
     leader.borrow_and_update();
@@ -195,19 +234,19 @@ async fn stream_once(
             chunk = response.chunk() => chunk,
             changed = leader.changed() => {
                 if changed.is_err() {
-                    return Ended::Dropped("the node is stopping".to_owned());
+                    return Ended::Dropped(Dropped::Stopping);
                 }
                 let now = leader.borrow_and_update().clone();
-                if now.as_deref().is_some_and(|l| l != target) {
-                    return Ended::Dropped(format!("the leader is now {}", now.unwrap_or_default()));
+                if let Some(leader) = now.filter(|l| l != target) {
+                    return Ended::Dropped(Dropped::LeaderMoved { leader });
                 }
                 continue;
             }
         };
         let chunk = match chunk {
             Ok(Some(chunk)) => chunk,
-            Ok(None) => return Ended::Dropped("closed by the manager".to_owned()),
-            Err(e) => return Ended::Dropped(crate::node::join::error_chain(&e)),
+            Ok(None) => return Ended::Dropped(Dropped::Closed),
+            Err(e) => return Ended::Dropped(Dropped::Broken(e)),
         };
         buffer.extend_from_slice(&chunk);
         while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
@@ -215,14 +254,14 @@ async fn stream_once(
             match serde_json::from_slice::<AssignmentBatch>(&line[..end]) {
                 Ok(batch) => {
                     if tx.send(batch).await.is_err() {
-                        return Ended::Dropped("the worker stopped".to_owned());
+                        return Ended::Dropped(Dropped::WorkerStopped);
                     }
                 }
-                Err(e) => return Ended::Dropped(format!("unreadable assignment batch: {e}")),
+                Err(e) => return Ended::Dropped(Dropped::Unreadable(e)),
             }
         }
         if buffer.len() > MAX_LINE {
-            return Ended::Dropped("an assignment batch exceeds 256 MiB".to_owned());
+            return Ended::Dropped(Dropped::Oversized);
         }
     }
 }
@@ -274,14 +313,14 @@ async fn post(
                 backoff = MIN_BACKOFF;
                 continue;
             }
-            Err(Some(leader)) => {
+            Err(ReportError::Redirect(leader)) => {
                 target = Some(leader);
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(REPORT_GATHER) => {}
                 }
             }
-            Err(None) => {
+            Err(ReportError::Failed) => {
                 // Try the next candidate after a pause; reports keep merging meanwhile.
                 let next = candidates
                     .iter()
@@ -315,26 +354,29 @@ fn merge(pending: &mut HashMap<String, TaskStatus>, order: &mut Vec<String>, bat
     }
 }
 
-/// `Err(Some(leader))` when redirected, `Err(None)` when it failed.
+/// Sends one report to `target`.
 async fn send_report(
     client: &reqwest::Client,
     target: &str,
     report: &StatusReport,
-) -> Result<(), Option<String>> {
+) -> Result<(), ReportError> {
     let sent = client
         .post(format!("https://{target}{STATUS_PATH}"))
         .json(report)
         .timeout(Duration::from_secs(5))
         .send()
         .await
-        .map_err(|_| None)?;
+        .map_err(|_| ReportError::Failed)?;
     match sent.status() {
         s if s.is_success() => Ok(()),
         StatusCode::MISDIRECTED_REQUEST => {
             let leader = sent.json::<NotLeader>().await.ok().and_then(|b| b.leader);
-            Err(leader.filter(|l| l != target))
+            match leader.filter(|l| l != target) {
+                Some(leader) => Err(ReportError::Redirect(leader)),
+                None => Err(ReportError::Failed),
+            }
         }
-        _ => Err(None),
+        _ => Err(ReportError::Failed),
     }
 }
 

@@ -17,14 +17,18 @@
 //!   the local engine, and the sync loop that follows a source while this node leads.
 //! - [`runtime`]: starting a node: init, join or restart, then serve until stopped.
 //! - [`join`]: the joiner's end of joining.
+//! - [`call`]: what can go wrong with one request to a manager.
+//! - [`leave`]: the node's end of leaving: ask a manager to remove it.
 //! - [`session`]: the node's end of heartbeats: follow the leader, learn role changes.
 //! - [`assignment_client`]: the node's end of its assignment stream and status reports.
 //! - [`store_watch`]: stops the node when its replicated store stops by itself (a full disk).
 //! - `simulated` (feature `testing`): simulated nodes in process for tests and benchmarks.
 
 pub mod assignment_client;
+pub mod call;
 pub mod join;
 pub mod layout;
+pub mod leave;
 pub mod process;
 pub mod runtime;
 pub mod session;

@@ -30,7 +30,7 @@ use crate::node::layout::{self, NodeConfig};
 use crate::node::session::{Session, SessionEnd};
 use crate::node::{join, store_watch};
 use crate::pki::{CaCert, ClusterCa, NodeCert, TokenStore, tls};
-use crate::protocol::{ErrorBody, JoinRequest, JoinResponse, LEAVE_PATH};
+use crate::protocol::{ErrorBody, JoinRequest, JoinResponse};
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::network::{Network, serve_tls};
 use crate::raft::{Command, Raft};
@@ -131,7 +131,7 @@ pub enum Error {
     Write(#[from] crate::leader::writer::WriteError),
     /// Renewing the certificate for a new role failed.
     #[error("cannot get a certificate for the node's new role: {0}")]
-    Renew(String),
+    Renew(#[source] RenewError),
     /// A blocking task failed.
     #[error("a start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -141,6 +141,32 @@ pub enum Error {
          the data directory's disk), then start it again, from what is on disk"
     )]
     StoreStopped(String),
+}
+
+/// Why no manager gave the node a certificate for its new role.
+#[derive(Debug, thiserror::Error)]
+pub enum RenewError {
+    /// `node.json` lists no manager to ask.
+    #[error("no manager is known")]
+    NoManager,
+    /// The last manager asked answered with an error.
+    #[error("{message}")]
+    Refused {
+        /// The manager's message.
+        message: String,
+    },
+    /// The last manager asked could not be reached.
+    #[error("{}", join::error_chain(.0))]
+    Unreachable(#[source] reqwest::Error),
+    /// A manager's answer could not be read.
+    #[error("{0}")]
+    Unreadable(#[source] reqwest::Error),
+    /// The certificate issued is for another role than the one the leader announced.
+    #[error("the cluster issued a {} certificate", crate::api::join::role_name(*.issued))]
+    WrongRole {
+        /// The role of the certificate issued.
+        issued: NodeRole,
+    },
 }
 
 /// How a running node ended.
@@ -396,7 +422,8 @@ async fn start_manager(
     start_manager_on(options, config, ca, cert, listener, None).await
 }
 
-fn mtls_client(ca: &CaCert, cert: &NodeCert) -> Result<reqwest::Client, Error> {
+/// An HTTPS client that presents the node's certificate and trusts only the cluster's CA.
+pub(crate) fn mtls_client(ca: &CaCert, cert: &NodeCert) -> Result<reqwest::Client, Error> {
     let config = tls::client_config(ca, cert)?;
     reqwest::Client::builder()
         .use_preconfigured_tls(config.as_ref().clone())
@@ -659,10 +686,9 @@ impl Running {
     async fn take_role(&self, role: NodeRole) -> Result<(), Error> {
         let answer = self.renew().await.map_err(Error::Renew)?;
         if answer.role != role {
-            return Err(Error::Renew(format!(
-                "the cluster issued a {} certificate",
-                crate::api::join::role_name(answer.role)
-            )));
+            return Err(Error::Renew(RenewError::WrongRole {
+                issued: answer.role,
+            }));
         }
         let ca = CaCert::from_pem(&answer.ca_cert_pem)?;
         let cert = NodeCert::from_pem(&answer.cert_pem, &answer.key_pem)?;
@@ -692,8 +718,8 @@ impl Running {
         Ok(())
     }
 
-    async fn renew(&self) -> Result<JoinResponse, String> {
-        let mut last = "no manager is known".to_owned();
+    async fn renew(&self) -> Result<JoinResponse, RenewError> {
+        let mut last = RenewError::NoManager;
         for manager in &self.config.managers {
             let sent = self
                 .client
@@ -703,54 +729,19 @@ impl Running {
                 .await;
             match sent {
                 Ok(r) if r.status().is_success() => {
-                    return r.json().await.map_err(|e| e.to_string());
+                    return r.json().await.map_err(RenewError::Unreadable);
                 }
                 Ok(r) => {
                     last = match r.json::<ErrorBody>().await {
-                        Ok(e) => e.error,
-                        Err(e) => e.to_string(),
+                        Ok(e) => RenewError::Refused { message: e.error },
+                        Err(e) => RenewError::Unreadable(e),
                     }
                 }
-                Err(e) => last = join::error_chain(&e),
+                Err(e) => last = RenewError::Unreachable(e),
             }
         }
         Err(last)
     }
-}
-
-/// Asks the cluster to remove this node (`reconciler leave`), using the node's own certificate.
-pub async fn leave(data_dir: &Path, force: bool) -> Result<(), String> {
-    let config = NodeConfig::load(data_dir)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{} holds no cluster membership", data_dir.display()))?;
-    let (ca, cert) = layout::load_credentials(data_dir).map_err(|e| e.to_string())?;
-    let client = mtls_client(&ca, &cert).map_err(|e| e.to_string())?;
-    let mut last = "no manager is known".to_owned();
-    for manager in &config.managers {
-        let sent = client
-            .post(format!("https://{manager}{LEAVE_PATH}"))
-            .json(&crate::protocol::LeaveRequest { force })
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => {
-                let status = r.status();
-                let message = r
-                    .json::<ErrorBody>()
-                    .await
-                    .map(|e| e.error)
-                    .unwrap_or_else(|_| format!("HTTP {status}"));
-                if status.is_client_error() {
-                    return Err(message);
-                }
-                last = format!("{manager}: {message}");
-            }
-            Err(e) => last = format!("{manager}: {}", join::error_chain(&e)),
-        }
-    }
-    Err(last)
 }
 
 /// Waits until no Raft in this process holds the store file (bounded).

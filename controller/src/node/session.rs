@@ -12,6 +12,7 @@ use crds::node::{NodeDescription, NodeRole};
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
+use crate::node::call::CallError;
 use crate::node::layout::NodeConfig;
 use crate::protocol::{HEARTBEAT_PATH, Heartbeat, HeartbeatResponse, NotLeader};
 
@@ -50,7 +51,33 @@ enum Beat {
     Ok(HeartbeatResponse),
     Redirect(Option<String>),
     Removed,
-    Failed(String),
+    Failed(CallError),
+}
+
+/// Why a heartbeat reached no leader.
+#[derive(Debug, thiserror::Error)]
+enum BeatError {
+    /// A manager answered `403`: the cluster no longer knows this node.
+    #[error("the cluster removed this node")]
+    Removed,
+    /// `node.json` lists no manager to ask.
+    #[error("no manager is known")]
+    NoManager,
+    /// The last manager asked is a follower that knows no leader (an election is under way).
+    #[error("{target} knows no leader")]
+    NoLeader {
+        /// The manager asked.
+        target: String,
+    },
+    /// The last manager asked gave no usable answer.
+    #[error("{target}: {source}")]
+    Failed {
+        /// The manager asked.
+        target: String,
+        /// Why.
+        #[source]
+        source: CallError,
+    },
 }
 
 impl Session {
@@ -76,8 +103,8 @@ impl Session {
                     }
                     self.remember_managers(response.managers);
                 }
-                Err(None) => return SessionEnd::Removed,
-                Err(Some(detail)) => {
+                Err(BeatError::Removed) => return SessionEnd::Removed,
+                Err(detail) => {
                     if connected {
                         tracing::warn!(%detail, "no manager accepted the heartbeat; retrying");
                     }
@@ -105,13 +132,12 @@ impl Session {
     }
 
     /// One heartbeat: try the known managers in order, following redirects to the leader.
-    /// `Err(None)` means the node was removed.
     async fn beat_once(
         &mut self,
         description: &NodeDescription,
-    ) -> Result<HeartbeatResponse, Option<String>> {
+    ) -> Result<HeartbeatResponse, BeatError> {
         let mut targets: Vec<String> = self.config.managers.clone();
-        let mut last_error = "no manager is known".to_owned();
+        let mut last_error = BeatError::NoManager;
         let mut tried = 0;
         while let Some(target) = targets.first().cloned() {
             targets.remove(0);
@@ -135,12 +161,12 @@ impl Session {
                     targets.retain(|t| *t != leader);
                     targets.insert(0, leader);
                 }
-                Beat::Redirect(_) => last_error = format!("{target} knows no leader"),
-                Beat::Removed => return Err(None),
-                Beat::Failed(detail) => last_error = format!("{target}: {detail}"),
+                Beat::Redirect(_) => last_error = BeatError::NoLeader { target },
+                Beat::Removed => return Err(BeatError::Removed),
+                Beat::Failed(source) => last_error = BeatError::Failed { target, source },
             }
         }
-        Err(Some(last_error))
+        Err(last_error)
     }
 
     async fn send(&self, target: &str, description: &NodeDescription) -> Beat {
@@ -155,19 +181,19 @@ impl Session {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(err) => return Beat::Failed(crate::node::join::error_chain(&err)),
+            Err(err) => return Beat::Failed(CallError::Unreachable(err)),
         };
         match response.status() {
             StatusCode::OK => match response.json().await {
                 Ok(body) => Beat::Ok(body),
-                Err(err) => Beat::Failed(err.to_string()),
+                Err(err) => Beat::Failed(CallError::Unreadable(err)),
             },
             StatusCode::MISDIRECTED_REQUEST => match response.json::<NotLeader>().await {
                 Ok(body) => Beat::Redirect(body.leader),
-                Err(err) => Beat::Failed(err.to_string()),
+                Err(err) => Beat::Failed(CallError::Unreadable(err)),
             },
             StatusCode::FORBIDDEN => Beat::Removed,
-            status => Beat::Failed(format!("HTTP {status}")),
+            status => Beat::Failed(CallError::Status(status)),
         }
     }
 

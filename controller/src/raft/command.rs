@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pki::TokenStore;
 use crate::raft::cluster_info::ClusterInfo;
+use crate::raft::rejection::Rejection;
 use crate::raft::state::Key;
 use crate::sync::record::RevisionRecord;
 
@@ -156,8 +157,8 @@ pub enum Response {
     },
     /// Not applied, nothing changed: the command broke an invariant.
     Rejected {
-        /// Why.
-        reason: String,
+        /// Which invariant it broke.
+        reason: Rejection,
     },
 }
 

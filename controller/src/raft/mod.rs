@@ -11,6 +11,7 @@
 //!
 //! # Layout
 //! - [`command`]: [`Command`], every replicated write, and its [`Response`].
+//! - [`rejection`]: [`Rejection`], why the state machine refused a command.
 //! - [`state`]: [`ClusterState`] and the pure, deterministic [`ClusterState::apply`].
 //! - [`changes`]: which objects each applied command changed, for the leader's loops.
 //! - [`cluster_info`]: the cluster's identity, CA and join tokens (managers only).
@@ -26,6 +27,7 @@ pub mod command;
 mod db;
 pub mod log_store;
 pub mod network;
+pub mod rejection;
 pub mod state;
 pub mod state_machine;
 
@@ -35,6 +37,7 @@ use std::sync::Arc;
 
 pub use command::{Command, Response};
 pub use log_store::LogStore;
+pub use rejection::Rejection;
 pub use state::ClusterState;
 pub use state_machine::StateMachineStore;
 

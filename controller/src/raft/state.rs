@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::pki::TokenStore;
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::command::{Command, NodeUpdate, Response};
+use crate::raft::rejection::{ObjectKind, Rejection};
 use crate::sync::record::RevisionRecord;
 
 /// Everything the managers replicate.
@@ -178,13 +179,13 @@ impl ClusterState {
     }
 
     /// The stored node `id`, or the rejection every node command gives for an unknown one.
-    fn known_node(&self, id: &str) -> Result<&Node, String> {
+    fn known_node(&self, id: &str) -> Result<&Node, Rejection> {
         self.nodes
             .get(id)
-            .ok_or_else(|| format!("node {id:?} is unknown"))
+            .ok_or_else(|| Rejection::UnknownNode { id: id.to_owned() })
     }
 
-    fn init_cluster(&mut self, cluster: &ClusterInfo) -> Result<Effect, String> {
+    fn init_cluster(&mut self, cluster: &ClusterInfo) -> Result<Effect, Rejection> {
         match &self.cluster {
             None => {
                 self.cluster = Some(cluster.clone());
@@ -192,18 +193,14 @@ impl ClusterState {
             }
             // Replaying the same init (a retried proposal) is harmless.
             Some(current) if current == cluster => Ok(Effect::default()),
-            Some(current) => Err(format!(
-                "the cluster is already initialised as {}; it cannot be initialised again",
-                current.id
-            )),
+            Some(current) => Err(Rejection::AlreadyInitialised {
+                current: current.id.clone(),
+            }),
         }
     }
 
-    fn set_tokens(&mut self, tokens: &TokenStore) -> Result<Effect, String> {
-        let cluster = self
-            .cluster
-            .as_mut()
-            .ok_or("the cluster is not initialised yet")?;
+    fn set_tokens(&mut self, tokens: &TokenStore) -> Result<Effect, Rejection> {
+        let cluster = self.cluster.as_mut().ok_or(Rejection::NotInitialised)?;
         if cluster.tokens == *tokens {
             return Ok(Effect::default());
         }
@@ -216,7 +213,7 @@ impl ClusterState {
         id: &str,
         update: &NodeUpdate,
         stamp: Stamp,
-    ) -> Result<Effect, String> {
+    ) -> Result<Effect, Rejection> {
         let node = self.known_node(id)?;
         let mut changed = node.clone();
         if let Some(availability) = update.availability {
@@ -237,7 +234,7 @@ impl ClusterState {
         id: &str,
         description: &NodeDescription,
         stamp: Stamp,
-    ) -> Result<Effect, String> {
+    ) -> Result<Effect, Rejection> {
         let node = self.known_node(id)?;
         let mut changed = node.clone();
         changed.description = NodeDescription {
@@ -247,8 +244,8 @@ impl ClusterState {
         Ok(Effect::changed(upsert(&mut self.nodes, changed, stamp)))
     }
 
-    fn upsert_node(&mut self, node: &Node, stamp: Stamp) -> Result<Effect, String> {
-        require_id("node", &node.meta)?;
+    fn upsert_node(&mut self, node: &Node, stamp: Stamp) -> Result<Effect, Rejection> {
+        require_id(ObjectKind::Node, &node.meta)?;
         Ok(Effect::changed(upsert(
             &mut self.nodes,
             node.clone(),
@@ -262,7 +259,7 @@ impl ClusterState {
         state: NodeState,
         message: &Option<String>,
         stamp: Stamp,
-    ) -> Result<Effect, String> {
+    ) -> Result<Effect, Rejection> {
         let node = self.known_node(id)?;
         // Only transitions are replicated: repeating the current state is not a new sighting.
         if node.status.state == state && node.status.message == *message {
@@ -278,9 +275,9 @@ impl ClusterState {
         Ok(Effect::changed(upsert(&mut self.nodes, changed, stamp)))
     }
 
-    fn put_tasks(&mut self, tasks: &[Task], stamp: Stamp) -> Result<Effect, String> {
+    fn put_tasks(&mut self, tasks: &[Task], stamp: Stamp) -> Result<Effect, Rejection> {
         for task in tasks {
-            require_id("task", &task.meta)?;
+            require_id(ObjectKind::Task, &task.meta)?;
         }
         let mut effect = Effect::default();
         for task in tasks {
@@ -321,14 +318,14 @@ impl ClusterState {
         effect
     }
 
-    fn put_services(&mut self, services: &[Service], stamp: Stamp) -> Result<Effect, String> {
+    fn put_services(&mut self, services: &[Service], stamp: Stamp) -> Result<Effect, Rejection> {
         for service in services {
-            require_id("service", &service.meta)?;
+            require_id(ObjectKind::Service, &service.meta)?;
             if service.meta.id != service.spec.name {
-                return Err(format!(
-                    "service id {:?} differs from its spec name {:?}",
-                    service.meta.id, service.spec.name
-                ));
+                return Err(Rejection::ServiceIdMismatch {
+                    id: service.meta.id.clone(),
+                    name: service.spec.name.clone(),
+                });
             }
         }
         let mut effect = Effect::default();
@@ -358,9 +355,9 @@ fn moves_forward(from: TaskState, to: TaskState) -> bool {
     to >= from
 }
 
-fn require_id(kind: &str, meta: &ObjectMeta) -> Result<(), String> {
+fn require_id(kind: ObjectKind, meta: &ObjectMeta) -> Result<(), Rejection> {
     if meta.id.is_empty() {
-        return Err(format!("a {kind} needs an id"));
+        return Err(Rejection::MissingId { kind });
     }
     Ok(())
 }

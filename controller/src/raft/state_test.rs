@@ -6,6 +6,7 @@ use crds::task::TaskState;
 
 use super::*;
 use crate::raft::fixtures::{node, record, script, service, status, task};
+use crate::raft::rejection::{ObjectKind, Rejection};
 use crate::sync::record::{HISTORY, Outcome};
 
 /// A command, what it must answer, and what the state must look like after it.
@@ -27,10 +28,8 @@ fn ok_ignoring(version: u64, ignored: u64) -> Response {
     Response::Ok { version, ignored }
 }
 
-fn rejected(reason: &str) -> Response {
-    Response::Rejected {
-        reason: reason.into(),
-    }
+fn rejected(reason: Rejection) -> Response {
+    Response::Rejected { reason }
 }
 
 /// Apply the cases in order to one state, checking each.
@@ -96,7 +95,9 @@ fn nodes_are_versioned_on_real_changes_only() {
         Case {
             name: "a node without id is rejected",
             cmd: upsert(node(""), 400),
-            want: rejected("a node needs an id"),
+            want: rejected(Rejection::MissingId {
+                kind: ObjectKind::Node,
+            }),
             check: |s| assert_eq!(s.nodes.len(), 1),
         },
         Case {
@@ -139,7 +140,7 @@ fn nodes_are_versioned_on_real_changes_only() {
         Case {
             name: "an unknown node cannot change state",
             cmd: set_state("n9", NodeState::Ready, 800),
-            want: rejected("node \"n9\" is unknown"),
+            want: rejected(Rejection::UnknownNode { id: "n9".into() }),
             check: |_| {},
         },
         Case {
@@ -192,7 +193,9 @@ fn task_states_only_move_forward() {
                 tasks: vec![task("t3", TaskState::New), task("", TaskState::New)],
                 at_ms: 30,
             },
-            want: rejected("a task needs an id"),
+            want: rejected(Rejection::MissingId {
+                kind: ObjectKind::Task,
+            }),
             check: |s| assert!(!s.tasks.contains_key("t3")),
         },
         Case {
@@ -276,7 +279,10 @@ fn services_are_named_by_their_spec() {
                 services: vec![misnamed],
                 at_ms: 20,
             },
-            want: rejected("service id \"web\" differs from its spec name \"shop_web\""),
+            want: rejected(Rejection::ServiceIdMismatch {
+                id: "web".into(),
+                name: "shop_web".into(),
+            }),
             check: |_| {},
         },
         Case {
@@ -433,7 +439,7 @@ fn a_cluster_is_initialised_once_and_tokens_rotate() {
             cmd: Command::SetTokens {
                 tokens: first.tokens.clone(),
             },
-            want: rejected("the cluster is not initialised yet"),
+            want: rejected(Rejection::NotInitialised),
             check: |s| assert!(s.cluster.is_none()),
         },
         Case {
@@ -457,9 +463,9 @@ fn a_cluster_is_initialised_once_and_tokens_rotate() {
             cmd: Command::InitCluster {
                 cluster: cluster_info("c2"),
             },
-            want: rejected(
-                "the cluster is already initialised as c1; it cannot be initialised again",
-            ),
+            want: rejected(Rejection::AlreadyInitialised {
+                current: "c1".into(),
+            }),
             check: |s| assert_eq!(s.cluster.as_ref().map(|c| c.id.as_str()), Some("c1")),
         },
         Case {
@@ -540,7 +546,7 @@ fn node_updates_change_only_what_they_name() {
                 update: NodeUpdate::default(),
                 at_ms: 4,
             },
-            want: rejected("node \"nope\" is unknown"),
+            want: rejected(Rejection::UnknownNode { id: "nope".into() }),
             check: |_| {},
         },
         Case {
@@ -557,4 +563,46 @@ fn node_updates_change_only_what_they_name() {
             },
         },
     ]);
+}
+
+#[test]
+fn rejections_read_as_they_always_have() {
+    let cases = [
+        (
+            Rejection::UnknownNode { id: "n9".into() },
+            "node \"n9\" is unknown",
+        ),
+        (
+            Rejection::MissingId {
+                kind: ObjectKind::Task,
+            },
+            "a task needs an id",
+        ),
+        (
+            Rejection::ServiceIdMismatch {
+                id: "web".into(),
+                name: "shop_web".into(),
+            },
+            "service id \"web\" differs from its spec name \"shop_web\"",
+        ),
+        (
+            Rejection::AlreadyInitialised {
+                current: "c1".into(),
+            },
+            "the cluster is already initialised as c1; it cannot be initialised again",
+        ),
+        (
+            Rejection::NotInitialised,
+            "the cluster is not initialised yet",
+        ),
+    ];
+    for (rejection, message) in cases {
+        assert_eq!(rejection.to_string(), message);
+        let json = serde_json::to_string(&Response::Rejected {
+            reason: rejection.clone(),
+        })
+        .expect("a response serializes");
+        let back: Response = serde_json::from_str(&json).expect("and reads back");
+        assert_eq!(back, Response::Rejected { reason: rejection });
+    }
 }

@@ -105,20 +105,25 @@ pub enum Error {
     /// A local remote (path or `file://`) does not exist, is not a Git repository, or may not
     /// be opened (libgit2 refuses repositories owned by another user unless `safe.directory`
     /// allows them).
+    // libgit2's bare message: its `Display` appends class and code, noise to an operator.
     #[error(
-        "cannot open the Git repository {url}: {reason}; check the source URL, and if the \
-         repository belongs to another user, add it to git's safe.directory"
+        "cannot open the Git repository {url}: {}; check the source URL, and if the \
+         repository belongs to another user, add it to git's safe.directory",
+        source.message()
     )]
     RepositoryNotFound {
         /// The URL as configured (password masked).
         url: String,
         /// libgit2's reason.
-        reason: String,
+        #[source]
+        source: git2::Error,
     },
     /// Authentication or SSH host-key verification refused the connection.
     #[error(transparent)]
     Auth(#[from] credentials::Error),
     /// The fetch failed: network trouble, a server error, or a missing remote repository.
+    // No `#[source]`: libgit2's error quotes the remote URL as configured, password included;
+    // only the masked copy of its message may reach logs and error chains.
     #[error("fetching {url} failed: {message}")]
     Fetch {
         /// The URL (password masked).
@@ -257,7 +262,7 @@ impl GitSource {
         {
             return Err(Error::RepositoryNotFound {
                 url: self.display_url.clone(),
-                reason: e.message().to_owned(),
+                source: e,
             });
         }
         let oid = self.fetch_branch()?;

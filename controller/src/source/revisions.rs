@@ -20,17 +20,22 @@ pub enum SourceError {
     /// Fetching or reading the Git repository failed.
     #[error(transparent)]
     Git(Arc<git::Error>),
-    /// The poll itself could not run.
-    #[error("{0}")]
-    Poll(String),
+    /// A previous poll panicked while holding the source.
+    #[error("an earlier poll panicked while holding the source")]
+    Poisoned,
+    /// The blocking task that polls the source panicked or was cancelled.
+    #[error("polling the source failed: {0}")]
+    Task(#[source] Arc<tokio::task::JoinError>),
 }
 
 impl SourceError {
     /// Network or IO hiccups: retry at the next wake. Permanent errors need an operator.
     pub fn is_temporary(&self) -> bool {
         match self {
-            SourceError::Directory(_) | SourceError::Poll(_) => true,
+            // The directory is read again at the next wake, by when the cause may be gone.
+            SourceError::Directory(_) | SourceError::Task(_) => true,
             SourceError::Git(e) => e.is_temporary(),
+            SourceError::Poisoned => false,
         }
     }
 }

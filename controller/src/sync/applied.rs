@@ -17,11 +17,13 @@ pub use crate::sync::record::{
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The replicated store refused or could not commit the record.
+    // Boxed: the store behind the seam is the leader's, whose error types this module must not
+    // name (the sync loop sits upstream of the leader).
     #[error("cannot record the revision in the cluster state: {0}")]
-    Replicated(String),
+    Replicated(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The write was cut short (its thread panicked or the runtime stopped).
     #[error("writing the revision record was interrupted: {0}")]
-    Interrupted(String),
+    Interrupted(#[source] tokio::task::JoinError),
     /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -44,8 +46,8 @@ pub enum Error {
 
 impl Error {
     /// A failure of the replicated store behind [`Store`] (no quorum, not leading, …).
-    pub fn replicated(detail: impl Into<String>) -> Self {
-        Error::Replicated(detail.into())
+    pub fn replicated(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Replicated(cause.into())
     }
 }
 
@@ -114,7 +116,7 @@ impl Store for FileStore {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || store.write(&record))
                 .await
-                .map_err(|e| Error::Interrupted(e.to_string()))?
+                .map_err(Error::Interrupted)?
         })
     }
 }

@@ -108,12 +108,10 @@ impl Syncer {
         let source = Arc::clone(&self.source);
         let polled = tokio::task::spawn_blocking(move || match source.lock() {
             Ok(mut s) => s.poll(),
-            Err(_) => Err(SourceError::Poll(
-                "an earlier poll panicked while holding the source".into(),
-            )),
+            Err(_) => Err(SourceError::Poisoned),
         })
         .await
-        .unwrap_or_else(|e| Err(SourceError::Poll(format!("polling the source failed: {e}"))));
+        .unwrap_or_else(|e| Err(SourceError::Task(Arc::new(e))));
         let event = match polled {
             Ok(None) => Event::NoNewRevision { wake },
             Ok(Some(snapshot)) => self.handle(wake, snapshot).await,

@@ -106,9 +106,20 @@ impl External {
     }
 }
 
+/// Why a command string cannot be split into words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ShellWordsError {
+    /// A `'` opens a quote that the string never closes.
+    #[error("unterminated single quote")]
+    UnterminatedSingleQuote,
+    /// A `"` opens a quote that the string never closes (or it ends in a backslash inside one).
+    #[error("unterminated double quote")]
+    UnterminatedDoubleQuote,
+}
+
 /// Split a command string into arguments the way a POSIX shell would (quotes and backslashes),
 /// as `docker stack deploy` does for string-form `command` and `entrypoint`.
-pub fn split_shell_words(s: &str) -> Result<Vec<String>, String> {
+pub fn split_shell_words(s: &str) -> Result<Vec<String>, ShellWordsError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -121,7 +132,7 @@ pub fn split_shell_words(s: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => word.push(c),
-                        None => return Err("unterminated single quote".to_owned()),
+                        None => return Err(ShellWordsError::UnterminatedSingleQuote),
                     }
                 }
             }
@@ -137,10 +148,10 @@ pub fn split_shell_words(s: &str) -> Result<Vec<String>, String> {
                                 word.push('\\');
                                 word.push(c);
                             }
-                            None => return Err("unterminated double quote".to_owned()),
+                            None => return Err(ShellWordsError::UnterminatedDoubleQuote),
                         },
                         Some(c) => word.push(c),
-                        None => return Err("unterminated double quote".to_owned()),
+                        None => return Err(ShellWordsError::UnterminatedDoubleQuote),
                     }
                 }
             }
@@ -192,8 +203,14 @@ mod tests {
                 "{input}"
             );
         }
-        assert!(split_shell_words("'open").is_err());
-        assert!(split_shell_words("\"open").is_err());
+        assert_eq!(
+            split_shell_words("'open"),
+            Err(ShellWordsError::UnterminatedSingleQuote)
+        );
+        assert_eq!(
+            split_shell_words("\"open"),
+            Err(ShellWordsError::UnterminatedDoubleQuote)
+        );
     }
 
     #[test]

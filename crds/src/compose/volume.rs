@@ -34,31 +34,85 @@ const MODES: &[&str] = &[
     "consistent",
 ];
 
+/// Why a short volume spec was rejected; each message quotes the spec and says what to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// More than three `:`-separated parts, e.g. `a:/b:ro:x`.
+    #[error("invalid volume `{spec}`: too many `:`; expected `[source:]target[:mode]`")]
+    TooManyParts {
+        /// The spec as written.
+        spec: String,
+    },
+    /// The container path is empty or relative, e.g. `data:rel`.
+    #[error(
+        "invalid volume `{spec}`: the container path `{target}` must be absolute (start with `/`)"
+    )]
+    RelativeTarget {
+        /// The spec as written.
+        spec: String,
+        /// The container path as written.
+        target: String,
+    },
+    /// Nothing before the first `:`, e.g. `:/x`.
+    #[error("invalid volume `{spec}`: empty source before `:`")]
+    EmptySource {
+        /// The spec as written.
+        spec: String,
+    },
+    /// A source that is neither a valid volume name nor a path, e.g. `bad name:/x`.
+    #[error(
+        "invalid volume `{spec}`: `{name}` is neither a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*) \
+         nor a path (start it with `/` or `./`)"
+    )]
+    InvalidSource {
+        /// The spec as written.
+        spec: String,
+        /// The source as written.
+        name: String,
+    },
+    /// A mode flag Docker does not know, e.g. `a:/b:bogus`.
+    #[error(
+        "invalid volume `{spec}`: unknown mode `{flag}`; expected a comma-separated list of {}",
+        MODES.join(", ")
+    )]
+    UnknownMode {
+        /// The spec as written.
+        spec: String,
+        /// The unknown flag.
+        flag: String,
+    },
+}
+
 /// Whether a source names a host path (bind mount) rather than a volume.
 pub fn is_path(source: &str) -> bool {
     source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
 }
 
 /// Parse `[source:]target[:mode]`.
-pub fn parse_short(spec: &str) -> Result<ShortVolume, String> {
+pub fn parse_short(spec: &str) -> Result<ShortVolume, Error> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
         [target] => (None, *target, None),
         [source, target] => (Some(*source), *target, None),
         [source, target, mode] => (Some(*source), *target, Some(*mode)),
         _ => {
-            return Err(format!(
-                "invalid volume `{spec}`: too many `:`; expected `[source:]target[:mode]`"
-            ));
+            return Err(Error::TooManyParts {
+                spec: spec.to_owned(),
+            });
         }
     };
     if target.is_empty() || !target.starts_with('/') {
-        return Err(format!(
-            "invalid volume `{spec}`: the container path `{target}` must be absolute (start with `/`)"
-        ));
+        return Err(Error::RelativeTarget {
+            spec: spec.to_owned(),
+            target: target.to_owned(),
+        });
     }
     let source = match source {
-        Some("") => return Err(format!("invalid volume `{spec}`: empty source before `:`")),
+        Some("") => {
+            return Err(Error::EmptySource {
+                spec: spec.to_owned(),
+            });
+        }
         other => other,
     };
     let (read_only, options) = parse_mode(spec, mode)?;
@@ -69,9 +123,10 @@ pub fn parse_short(spec: &str) -> Result<ShortVolume, String> {
     if let Some(name) = source.filter(|_| kind == MountKind::Volume)
         && !valid_volume_name(name)
     {
-        return Err(format!(
-            "invalid volume `{spec}`: `{name}` is neither a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*) nor a path (start it with `/` or `./`)"
-        ));
+        return Err(Error::InvalidSource {
+            spec: spec.to_owned(),
+            name: name.to_owned(),
+        });
     }
     Ok(ShortVolume {
         source: source.map(str::to_owned),
@@ -82,15 +137,15 @@ pub fn parse_short(spec: &str) -> Result<ShortVolume, String> {
     })
 }
 
-fn parse_mode(spec: &str, mode: Option<&str>) -> Result<(bool, Vec<String>), String> {
+fn parse_mode(spec: &str, mode: Option<&str>) -> Result<(bool, Vec<String>), Error> {
     let mut read_only = false;
     let mut options = Vec::new();
     for flag in mode.into_iter().flat_map(|m| m.split(',')) {
         if !MODES.contains(&flag) {
-            return Err(format!(
-                "invalid volume `{spec}`: unknown mode `{flag}`; expected a comma-separated list of {}",
-                MODES.join(", ")
-            ));
+            return Err(Error::UnknownMode {
+                spec: spec.to_owned(),
+                flag: flag.to_owned(),
+            });
         }
         match flag {
             "ro" => read_only = true,
@@ -128,16 +183,24 @@ mod tests {
         assert_eq!(v.kind, MountKind::Bind);
         let v = parse_short("/cache").expect("valid");
         assert_eq!((v.source, v.kind), (None, MountKind::Volume));
-        for bad in [
-            "relative",
-            "data:rel",
-            "a:/b:bogus",
-            "a:/b:ro:x",
-            ":/x",
-            "bad name:/x",
-            "",
-        ] {
-            assert!(parse_short(bad).is_err(), "{bad}");
+        for bad in ["relative", "data:rel", ""] {
+            assert!(
+                matches!(parse_short(bad), Err(Error::RelativeTarget { .. })),
+                "{bad}"
+            );
         }
+        assert!(matches!(
+            parse_short("a:/b:bogus"),
+            Err(Error::UnknownMode { flag, .. }) if flag == "bogus"
+        ));
+        assert!(matches!(
+            parse_short("a:/b:ro:x"),
+            Err(Error::TooManyParts { .. })
+        ));
+        assert!(matches!(parse_short(":/x"), Err(Error::EmptySource { .. })));
+        assert!(matches!(
+            parse_short("bad name:/x"),
+            Err(Error::InvalidSource { name, .. }) if name == "bad name"
+        ));
     }
 }

@@ -78,13 +78,30 @@ fn lint_image(
     }
 }
 
+/// Why an image reference is malformed; the message completes "invalid image reference `x`: ".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    /// `image: ""`.
+    #[error("it is empty")]
+    Empty,
+    /// A space, tab or newline anywhere, e.g. `nginx latest`.
+    #[error("it contains whitespace")]
+    Whitespace,
+    /// An uppercase letter in the repository path (a registry host may have them).
+    #[error("repository names must be lowercase")]
+    Uppercase,
+    /// An empty repository, or one that starts or ends with a separator, e.g. `app/`.
+    #[error("the repository name is malformed")]
+    MalformedRepository,
+}
+
 /// The checks Docker applies to an image reference that are cheap to do without a registry.
-pub fn check_image_reference(image: &str) -> Result<(), String> {
+pub fn check_image_reference(image: &str) -> Result<(), ImageError> {
     if image.is_empty() {
-        return Err("it is empty".to_owned());
+        return Err(ImageError::Empty);
     }
     if image.chars().any(char::is_whitespace) {
-        return Err("it contains whitespace".to_owned());
+        return Err(ImageError::Whitespace);
     }
     let without_digest = image.split('@').next().unwrap_or(image);
     let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
@@ -98,11 +115,11 @@ pub fn check_image_reference(image: &str) -> Result<(), String> {
         _ => name_part,
     };
     if repo.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err("repository names must be lowercase".to_owned());
+        return Err(ImageError::Uppercase);
     }
     if repo.is_empty() || repo.starts_with(['.', '-', '_']) || repo.ends_with(['/', '.', '-', '_'])
     {
-        return Err("the repository name is malformed".to_owned());
+        return Err(ImageError::MalformedRepository);
     }
     Ok(())
 }
@@ -406,8 +423,14 @@ mod tests {
         ] {
             assert_eq!(check_image_reference(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "nginx latest", "MyApp", "team/MyApp:1", "app/"] {
-            assert!(check_image_reference(bad).is_err(), "{bad}");
+        for (bad, why) in [
+            ("", ImageError::Empty),
+            ("nginx latest", ImageError::Whitespace),
+            ("MyApp", ImageError::Uppercase),
+            ("team/MyApp:1", ImageError::Uppercase),
+            ("app/", ImageError::MalformedRepository),
+        ] {
+            assert_eq!(check_image_reference(bad), Err(why), "{bad}");
         }
     }
 }
