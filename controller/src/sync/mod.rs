@@ -3,6 +3,14 @@
 //! The promises live here: a revision with any lint error is rejected and the last good one
 //! stays applied; a revision that would remove every stack is refused unless allowed; removing
 //! one stack's file prunes that stack only when pruning is on.
+//!
+//! # Layout
+//! - this module: [`decide`] (pure) and the [`Options`] that shape it.
+//! - [`record`]: the revision record and [`record::RevisionRecord::after`], what a decision
+//!   makes of it (pure).
+//! - [`applied`]: where the record lives ([`applied::Store`]: a file, or Raft on a manager).
+//! - [`runner`]: the loop: wake, poll the source, evaluate, decide, record.
+//! - [`follow`]: opening a source and the triggers that wake the loop while this node leads.
 
 pub mod applied;
 pub mod follow;
