@@ -159,7 +159,7 @@ impl Manager {
         let config = Config::default().to_openraft("bench").expect("config");
         let retry = Config::default().unreachable_retry();
         let network = Network::new(ca.cert(), &cert, retry).expect("network");
-        let raft = Raft::new(id, config, network, log, sm)
+        let raft = Raft::new(id, config, network, log, sm.clone())
             .await
             .expect("start raft");
         let server_tls = tls::server_config(ca.cert(), &cert).expect("server tls");
@@ -167,7 +167,7 @@ impl Manager {
         let server = tokio::spawn(serve_tls(
             listener,
             server_tls,
-            router(raft.clone()),
+            router(raft.clone(), sm),
             stop.clone(),
         ));
         Manager {

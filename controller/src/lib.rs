@@ -11,7 +11,8 @@
 //! ```
 //! - [`secret`]: a string type for tokens and keys that never prints itself.
 //! - [`private_files`]: the data directory and its files, readable by the node's user only.
-//! - [`ids`]: the one generator of node, cluster and task ids.
+//! - [`ids`]: the one generator of node, cluster and task ids (and their Raft member ids).
+//! - [`bounded_http`]: plain HTTP on a port anyone can reach, within connection and time bounds.
 //! - [`pki`]: the cluster CA, node certificates, join tokens and mutual-TLS configs.
 //! - [`discover`]: which files under a path are stacks, and their names.
 //! - [`render`]: findings as human text with snippets, JSON, or GitHub annotations.
@@ -39,6 +40,7 @@
 //!   `stack`…) and their exit codes.
 
 pub mod api;
+pub mod bounded_http;
 pub mod cli;
 pub mod desired;
 pub mod diff;

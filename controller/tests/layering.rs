@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "secret",
         "ids",
+        "bounded_http",
         "private_files",
         "pki",
         "discover",

@@ -14,23 +14,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use crds::meta::ObjectMeta;
 use crds::node::{Availability, Node, NodeDescription, NodeRole, NodeSpec};
-use sha2::{Digest, Sha256};
 
 use crate::api::ApiError;
+use crate::ids::raft_id_for;
 use crate::leader::manager::Manager;
 use crate::pki::node::DEFAULT_NODE_CERT_VALIDITY;
 use crate::pki::{ClusterCa, JoinToken, NodeCert};
 use crate::protocol::{JoinRequest, JoinResponse};
-use crate::raft::{Command, NodeId};
-
-/// The Raft member id of a node: derived from its id, never 0.
-pub fn raft_id_for(node_id: &str) -> NodeId {
-    let digest = Sha256::digest(node_id.as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    // Keep ids in JavaScript's safe integer range so JSON tooling reads them exactly.
-    (u64::from_be_bytes(bytes) >> 12).max(1)
-}
+use crate::raft::Command;
 
 /// The IP part of `ip` or `ip:port` (loopback when it cannot be read).
 pub fn ip_of(addr: &str) -> IpAddr {

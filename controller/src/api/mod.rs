@@ -3,10 +3,13 @@
 //!
 //! | routes | caller |
 //! |---|---|
-//! | `/raft/append|vote|snapshot`, `/raft/write` | managers (certificate role) |
+//! | `/raft/append|vote|snapshot`, `/raft/write` | managers (certificate role, and a manager or Raft member in the state) |
 //! | `/v1/join` | anyone with a valid join token (no certificate yet) |
-//! | `/v1/session/*` | any node of the cluster (certificate) |
-//! | `/v1/nodes`, `/v1/services`, `/v1/stacks`, `/v1/tasks`, `/v1/tokens`, `/v1/status` | managers (the CLI uses its node's certificate) |
+//! | `/v1/session/*` | any node of the cluster (certificate, not revoked) |
+//! | `/v1/nodes`, `/v1/services`, `/v1/stacks`, `/v1/tasks`, `/v1/tokens`, `/v1/status` | managers (certificate role, and a manager in the state; the CLI uses its node's certificate) |
+//!
+//! Membership is checked at every request ([`crate::raft::doors`]): a removed node, or a
+//! demoted manager at the manager doors, is answered `403` and its connection closed.
 
 pub mod admin;
 pub mod assignments;
@@ -18,7 +21,7 @@ pub use error::ApiError;
 
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,10 +32,12 @@ use crds::node::NodeRole;
 use crate::leader::manager::Manager;
 use crate::pki::PeerIdentity;
 use crate::protocol;
+use crate::raft::doors::{Door, Refusal};
+use crate::raft::network::closing;
 
 /// The whole router of a manager.
 pub fn router(manager: Arc<Manager>) -> Router {
-    let raft = crate::raft::network::router(manager.raft.clone());
+    let raft = crate::raft::network::router(manager.raft.clone(), manager.sm.clone());
     let join = Router::new()
         .route(protocol::JOIN_PATH, post(join::join))
         .with_state(manager.clone());
@@ -43,7 +48,7 @@ pub fn router(manager: Arc<Manager>) -> Router {
         .route(assignments::ASSIGNMENTS_PATH, get(assignments::assignments))
         .route(assignments::STATUS_PATH, post(assignments::status))
         .with_state(manager.clone())
-        .layer(middleware::from_fn(nodes_only));
+        .layer(middleware::from_fn_with_state(manager.clone(), nodes_only));
     let admin = Router::new()
         .route(protocol::NODES_PATH, get(admin::list_nodes))
         .route(
@@ -65,18 +70,22 @@ pub fn router(manager: Arc<Manager>) -> Router {
         )
         .route(protocol::STATUS_PATH, get(admin::status))
         .route(protocol::FORWARD_PATH, post(admin::forwarded_write))
-        .with_state(manager)
-        .layer(middleware::from_fn(managers_only));
+        .with_state(manager.clone())
+        .layer(middleware::from_fn_with_state(manager, managers_only));
     raft.merge(join).merge(session).merge(admin)
 }
 
 async fn nodes_only(
+    State(manager): State<Arc<Manager>>,
     peer: Option<Extension<PeerIdentity>>,
     request: Request,
     next: Next,
 ) -> Response {
     match peer {
-        Some(_) => next.run(request).await,
+        Some(Extension(peer)) => match manager.sm.admit(&peer, Door::Session, false) {
+            Ok(()) => next.run(request).await,
+            Err(refusal) => refuse(&request, &peer, refusal),
+        },
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "a node certificate is required; join the cluster first",
@@ -86,12 +95,18 @@ async fn nodes_only(
 }
 
 async fn managers_only(
+    State(manager): State<Arc<Manager>>,
     peer: Option<Extension<PeerIdentity>>,
     request: Request,
     next: Next,
 ) -> Response {
     match peer {
-        Some(Extension(peer)) if peer.role == NodeRole::Manager => next.run(request).await,
+        Some(Extension(peer)) if peer.role == NodeRole::Manager => {
+            match manager.sm.admit(&peer, Door::Admin, false) {
+                Ok(()) => next.run(request).await,
+                Err(refusal) => refuse(&request, &peer, refusal),
+            }
+        }
         Some(Extension(peer)) => ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
@@ -107,4 +122,14 @@ async fn managers_only(
         )
         .into_response(),
     }
+}
+
+/// `403` for a caller whose certificate is valid but whose membership is not, closing its
+/// connection.
+fn refuse(request: &Request, peer: &PeerIdentity, refusal: Refusal) -> Response {
+    tracing::info!(node = %peer.node_id, path = %request.uri().path(), %refusal, "refused a request");
+    closing(
+        request.version(),
+        ApiError::new(StatusCode::FORBIDDEN, refusal.to_string()).into_response(),
+    )
 }

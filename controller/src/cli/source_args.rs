@@ -9,7 +9,8 @@ use crate::source::revisions::{Followed, OpenError, Opened};
 /// Where desired state comes from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceArgs {
-    /// Git repository holding the stacks: an https:// or ssh:// URL, `git@host:path`, or a local path.
+    /// Git repository holding the stacks: an https:// or ssh:// URL, `git@host:path`, or a local
+    /// path (http:// works without a token; with one it needs --allow-insecure-git-auth).
     #[arg(long, value_name = "URL|PATH", conflicts_with = "watch")]
     pub repo: Option<String>,
     /// Branch to follow.
@@ -36,6 +37,10 @@ pub struct SourceArgs {
     /// known_hosts file that SSH host keys are verified against (default ~/.ssh/known_hosts).
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
+    /// Send the Git token over an unencrypted http:// remote (refused otherwise: anyone on the
+    /// network path could read it).
+    #[arg(long)]
+    pub allow_insecure_git_auth: bool,
 }
 
 /// Errors building a source (exit code 2).
@@ -80,6 +85,7 @@ impl SourceArgs {
                 .ok()
                 .map(Secret::from),
             known_hosts: self.known_hosts.clone(),
+            allow_insecure_auth: self.allow_insecure_git_auth,
         })
     }
 

@@ -17,9 +17,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api as server;
-use crate::api::join::{issue, raft_id_for};
+use crate::api::join::issue;
 use crate::api::session::RENEW_PATH;
 use crate::ids::new_id;
+use crate::ids::raft_id_for;
 use crate::leader::liveness::Timing;
 use crate::leader::manager::Manager;
 use crate::leader::membership;
@@ -287,6 +288,7 @@ async fn init_cluster(options: &Options) -> Result<Running, Error> {
         ca: ca.to_pem(),
         tokens: TokenStore::generate(&ca.fingerprint()).map_err(|e| Error::Raft(e.to_string()))?,
         created_at_ms: options.clock.now_ms(),
+        revoked: Default::default(),
     };
     let hostname = hostname(options);
     let mut description = agent::describe::describe(hostname.clone(), api_addr.clone()).await;

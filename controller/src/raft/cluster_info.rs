@@ -4,6 +4,8 @@
 //! manager answers a join can issue the joiner's certificate, and a new leader can go on issuing
 //! after a failover. Workers never see it: they do not take part in Raft.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::pki::{CaPem, TokenStore};
@@ -19,4 +21,8 @@ pub struct ClusterInfo {
     pub tokens: TokenStore,
     /// When the cluster was created (ms since the epoch).
     pub created_at_ms: u64,
+    /// Ids of removed nodes: their certificates stay valid until they expire, so every door
+    /// refuses them by this list (ids are never reused: a node that joins again gets a new one).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub revoked: BTreeSet<String>,
 }

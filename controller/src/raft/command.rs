@@ -174,9 +174,9 @@ impl Command {
                 vec![Key::Node(id.clone())]
             }
             Command::UpsertNode { node, .. } => vec![Key::Node(node.meta.id.clone())],
-            Command::RemoveNode { id } | Command::SetNodeState { id, .. } => {
-                vec![Key::Node(id.clone())]
-            }
+            // Removing a node also revokes it, in the cluster object.
+            Command::RemoveNode { id } => vec![Key::Node(id.clone()), Key::Cluster],
+            Command::SetNodeState { id, .. } => vec![Key::Node(id.clone())],
             Command::PutTasks { tasks, .. } => {
                 tasks.iter().map(|t| Key::Task(t.meta.id.clone())).collect()
             }

@@ -14,7 +14,8 @@
 //! - [`rejection`]: [`Rejection`], why the state machine refused a command.
 //! - [`state`]: [`ClusterState`] and the pure, deterministic [`ClusterState::apply`].
 //! - [`changes`]: which objects each applied command changed, for the leader's loops.
-//! - [`cluster_info`]: the cluster's identity, CA and join tokens (managers only).
+//! - [`cluster_info`]: the cluster's identity, CA, join tokens and revoked nodes (managers only).
+//! - [`doors`]: who may use which door of a manager's endpoint, by membership (pure).
 //! - [`log_store`]: the Raft log, vote and committed pointer ([`LogStore`]).
 //! - [`state_machine`]: applied state, membership and snapshots ([`StateMachineStore`]);
 //!   its child `snapshot` builds, installs and reads snapshots.
@@ -25,6 +26,7 @@ pub mod changes;
 pub mod cluster_info;
 pub mod command;
 mod db;
+pub mod doors;
 pub mod log_store;
 pub mod network;
 pub mod rejection;

@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, StatusCode, Version};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -52,7 +53,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pki::tls;
 use crate::pki::{CaCert, NodeCert, PeerIdentity};
-use crate::raft::{NodeId, Raft, TypeConfig};
+use crate::raft::doors::Door;
+use crate::raft::{NodeId, Raft, StateMachineStore, TypeConfig};
 
 /// Path of the AppendEntries RPC (also the heartbeat).
 pub const APPEND_PATH: &str = "/raft/append";
@@ -216,16 +218,17 @@ impl RaftNetwork<TypeConfig> for NetworkConnection {
     }
 }
 
-/// The Raft RPC endpoints of `raft`, answering only managers. Serve it with [`serve_tls`],
-/// which supplies the caller's [`PeerIdentity`].
-pub fn router(raft: Raft) -> Router {
+/// The Raft RPC endpoints of `raft`, answering only managers of the cluster in `sm` (see
+/// [`crate::raft::doors`]). Serve it with [`serve_tls`], which supplies the caller's
+/// [`PeerIdentity`].
+pub fn router(raft: Raft, sm: StateMachineStore) -> Router {
     Router::new()
         .route(APPEND_PATH, post(append))
         .route(VOTE_PATH, post(vote))
         .route(SNAPSHOT_PATH, post(snapshot))
-        .with_state(raft)
+        .with_state(raft.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(managers_only))
+        .layer(middleware::from_fn_with_state((raft, sm), managers_only))
 }
 
 async fn append(
@@ -250,20 +253,49 @@ async fn snapshot(
 }
 
 /// Only managers take part in Raft. Workers hold valid cluster certificates, so the TLS layer
-/// lets them in; this is where they are stopped.
+/// lets them in; this is where they are stopped, and so are removed nodes and managers no
+/// longer in the cluster.
 async fn managers_only(
+    State((raft, sm)): State<(Raft, StateMachineStore)>,
     peer: Option<Extension<PeerIdentity>>,
     request: Request,
     next: Next,
 ) -> Response {
     match peer {
-        Some(Extension(peer)) if peer.role == NodeRole::Manager => next.run(request).await,
+        Some(Extension(peer)) if peer.role == NodeRole::Manager => {
+            let in_raft = (raft.metrics().borrow().membership_config.membership())
+                .get_node(&crate::ids::raft_id_for(&peer.node_id))
+                .is_some();
+            match sm.admit(&peer, Door::Raft, in_raft) {
+                Ok(()) => next.run(request).await,
+                Err(refusal) => {
+                    tracing::debug!(node = %peer.node_id, %refusal, "refused Raft RPC");
+                    let version = request.version();
+                    closing(
+                        version,
+                        (StatusCode::FORBIDDEN, refusal.to_string()).into_response(),
+                    )
+                }
+            }
+        }
         Some(Extension(peer)) => {
             tracing::warn!(node = %peer.node_id, role = ?peer.role, "refused Raft RPC from a non-manager");
             (StatusCode::FORBIDDEN, "Raft RPC is for managers only").into_response()
         }
         None => (StatusCode::FORBIDDEN, "no client certificate").into_response(),
     }
+}
+
+/// `response`, and the connection it answers closed after it (HTTP/1 `Connection: close`; an
+/// HTTP/2 connection stays, each of its requests refused on its own): a caller turned away by
+/// membership keeps no open connection.
+pub fn closing(version: Version, mut response: Response) -> Response {
+    if version <= Version::HTTP_11 {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` is cancelled.

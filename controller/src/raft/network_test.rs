@@ -55,7 +55,7 @@ impl Manager {
         let server = tokio::spawn(serve_tls(
             listener,
             server_tls,
-            router(raft.clone()),
+            router(raft.clone(), sm.clone()),
             stop.clone(),
         ));
         Manager {

@@ -102,7 +102,10 @@ pub(super) async fn install(
     let last = applied.last_applied;
     {
         let mut state = shared.write();
-        *shared.nodes.write().unwrap_or_else(PoisonError::into_inner) = applied.state.nodes.clone();
+        *shared
+            .members
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Members::of(&applied.state);
         *state = applied;
         *shared.dirty.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }

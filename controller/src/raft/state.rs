@@ -139,7 +139,7 @@ impl ClusterState {
                 at_ms,
             } => self.set_node_description(id, description, stamp(*at_ms)),
             Command::UpsertNode { node, at_ms } => self.upsert_node(node, stamp(*at_ms)),
-            Command::RemoveNode { id } => Ok(Effect::changed(self.nodes.remove(id).is_some())),
+            Command::RemoveNode { id } => Ok(self.remove_node(id)),
             Command::SetNodeState {
                 id,
                 state,
@@ -166,6 +166,13 @@ impl ClusterState {
             }
             Err(reason) => Response::Rejected { reason },
         }
+    }
+
+    /// Forget the node and revoke its id: its certificate is refused from now on.
+    fn remove_node(&mut self, id: &str) -> Effect {
+        let removed = self.nodes.remove(id).is_some();
+        let revoked = (self.cluster.as_mut()).is_some_and(|c| c.revoked.insert(id.to_owned()));
+        Effect::changed(removed || revoked)
     }
 
     fn record_revision(&mut self, record: &RevisionRecord) -> Effect {

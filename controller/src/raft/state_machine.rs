@@ -37,10 +37,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::pki::PeerIdentity;
 use crate::raft::changes::{ChangeFeed, Changes, Subscribers};
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::command::Response;
 use crate::raft::db::{self, Db, NODES, SERVICES, SM_META, SNAPSHOT, StrTable, TASKS};
+use crate::raft::doors::{Door, Members, Refusal};
 use crate::raft::state::{ClusterState, Key};
 use crate::raft::{Error, NodeId, TypeConfig};
 use crate::sync::record::RevisionRecord;
@@ -98,10 +100,10 @@ struct Shared {
     stored: watch::Sender<Option<LogId<NodeId>>>,
     /// Why storing failed: every later apply fails with it, which stops the node.
     failure: Mutex<Option<String>>,
-    /// A copy of the nodes, kept current by `apply` (changed in place, node by node):
-    /// heartbeats and liveness read it without queueing behind a long pass over the whole state
-    /// (and a writer waiting for it).
-    nodes: RwLock<BTreeMap<String, Node>>,
+    /// A copy of the nodes and the revocation list, kept current by `apply` (changed in place,
+    /// node by node): heartbeats, liveness and the doors of the endpoint read it without
+    /// queueing behind a long pass over the whole state (and a writer waiting for it).
+    pub(crate) members: RwLock<Members>,
 }
 
 impl StateMachineStore {
@@ -111,7 +113,7 @@ impl StateMachineStore {
         db.get::<SnapshotMeta<NodeId, BasicNode>>(SNAPSHOT, SNAPSHOT_META)?;
         let (version, _) = watch::channel(applied.state.version);
         let (stored, _) = watch::channel(applied.last_applied);
-        let nodes = RwLock::new(applied.state.nodes.clone());
+        let members = RwLock::new(Members::of(&applied.state));
         Ok(StateMachineStore {
             inner: Arc::new(Shared {
                 db,
@@ -123,7 +125,7 @@ impl StateMachineStore {
                 store_lock: tokio::sync::Mutex::new(()),
                 stored,
                 failure: Mutex::new(None),
-                nodes,
+                members,
             }),
         })
     }
@@ -139,9 +141,21 @@ impl StateMachineStore {
     pub fn with_nodes<R>(&self, f: impl FnOnce(&BTreeMap<String, Node>) -> R) -> R {
         f(&self
             .inner
-            .nodes
+            .members
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .nodes)
+    }
+
+    /// Whether `peer` may come through `door` (see [`Members::admit`]), without taking the
+    /// state's lock.
+    pub fn admit(&self, peer: &PeerIdentity, door: Door, in_raft: bool) -> Result<(), Refusal> {
+        (self
+            .inner
+            .members
             .read()
             .unwrap_or_else(PoisonError::into_inner))
+        .admit(peer, door, in_raft)
     }
 
     /// One node as last applied (see [`StateMachineStore::with_nodes`]).
@@ -218,8 +232,8 @@ impl Shared {
                 EntryPayload::Blank => unchanged(&applied.state),
             };
             responses.push(response);
-            if changed.nodes {
-                self.mirror_nodes(&applied.state, &keys);
+            if changed.nodes || keys.contains(&Key::Cluster) {
+                self.mirror_members(&applied.state, &keys);
             }
             let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
             dirty.get_or_insert_with(HashSet::new).extend(keys);
@@ -231,15 +245,22 @@ impl Shared {
         (responses, version)
     }
 
-    /// Bring the copy of the nodes up to date with the nodes among `keys`.
-    fn mirror_nodes(&self, state: &ClusterState, keys: &[Key]) {
-        let mut nodes = self.nodes.write().unwrap_or_else(PoisonError::into_inner);
+    /// Bring the copy of the members up to date with the nodes and the cluster among `keys`.
+    fn mirror_members(&self, state: &ClusterState, keys: &[Key]) {
+        let mut members = self.members.write().unwrap_or_else(PoisonError::into_inner);
         for key in keys {
-            if let Key::Node(id) = key {
-                match state.nodes.get(id) {
-                    Some(node) => nodes.insert(id.clone(), node.clone()),
-                    None => nodes.remove(id),
-                };
+            match key {
+                Key::Node(id) => {
+                    match state.nodes.get(id) {
+                        Some(node) => members.nodes.insert(id.clone(), node.clone()),
+                        None => members.nodes.remove(id),
+                    };
+                }
+                Key::Cluster => {
+                    members.revoked = Members::revoked_in(state);
+                    members.initialised = state.cluster.is_some();
+                }
+                _ => {}
             }
         }
     }

@@ -424,6 +424,7 @@ fn cluster_info(id: &str) -> ClusterInfo {
         ca: ca.to_pem(),
         tokens: TokenStore::generate(&ca.fingerprint()).expect("tokens"),
         created_at_ms: 1,
+        revoked: Default::default(),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Credentials {
     /// The `known_hosts` file SSH host keys are checked against (default
     /// `$HOME/.ssh/known_hosts`).
     pub known_hosts: Option<PathBuf>,
+    /// Send the token over an unencrypted `http://` remote (off: such a source is refused).
+    pub allow_insecure_auth: bool,
 }
 
 impl Credentials {

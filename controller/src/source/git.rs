@@ -65,6 +65,16 @@ pub struct Fetched {
 /// Why a Git operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A token would be sent in clear over an `http://` remote.
+    #[error(
+        "refusing to send the Git token to {url} over unencrypted http://: anyone on the path \
+         could read it. Use an https:// or ssh:// URL, or pass --allow-insecure-git-auth if \
+         this network is trusted"
+    )]
+    InsecureAuth {
+        /// The remote, with any password masked.
+        url: String,
+    },
     /// The configuration cannot work: empty URL, or a branch name Git does not allow.
     #[error("invalid Git source configuration: {reason}")]
     InvalidConfig {
@@ -190,6 +200,7 @@ impl Error {
             Error::Fetch { temporary, .. } => *temporary,
             Error::Auth(e) => e.is_temporary(),
             Error::InvalidConfig { .. }
+            | Error::InsecureAuth { .. }
             | Error::CacheNotOurs { .. }
             | Error::RepositoryNotFound { .. }
             | Error::BranchNotFound { .. }
@@ -208,6 +219,23 @@ enum Location {
     Local(PathBuf),
     /// A network remote; `ssh_port` is used for the host-key check.
     Network { ssh_port: u16 },
+}
+
+/// A token goes over encrypted transports only, unless the operator said otherwise.
+fn check_transport(config: &GitConfig) -> Result<(), Error> {
+    let clear = config
+        .url
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    if clear && config.credentials.token.is_some() && !config.credentials.allow_insecure_auth {
+        return Err(Error::InsecureAuth {
+            url: mask_url(&config.url),
+        });
+    }
+    if clear && config.credentials.token.is_some() {
+        tracing::warn!(url = %mask_url(&config.url), "sending the Git token over unencrypted http:// (--allow-insecure-git-auth)");
+    }
+    Ok(())
 }
 
 /// A followed branch of a Git repository, with its bare clone.
@@ -238,6 +266,7 @@ impl GitSource {
     /// re-created; a directory that is not our cache is never deleted.
     pub fn open(config: GitConfig) -> Result<Self, Error> {
         validate_branch(&config.branch)?;
+        check_transport(&config)?;
         let location = locate(&config.url)?;
         let remote_url = match &location {
             Location::Local(path) => path.to_string_lossy().into_owned(),

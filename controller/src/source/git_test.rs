@@ -606,6 +606,8 @@ fn rejected_token_is_tried_once_and_never_shown() {
     let fixture = Fixture::new();
     let mut config = fixture.config(&url, "");
     config.credentials.token = Some(credentials::Secret::from("s3cret-token".to_owned()));
+    // The test server speaks plain http on loopback.
+    config.credentials.allow_insecure_auth = true;
     let mut source = GitSource::open(config).expect("open source");
     let err = source.fetch().expect_err("must fail");
     let text = err.to_string();
@@ -633,6 +635,24 @@ fn rejected_token_is_tried_once_and_never_shown() {
         with_token, 1,
         "the token is offered exactly once: {headers:?}"
     );
+}
+
+#[test]
+fn a_token_is_never_sent_over_plain_http_unless_allowed() {
+    let (url, seen) = refusing_server();
+    let fixture = Fixture::new();
+    let mut config = fixture.config(&url.replacen("http://", "HTTP://", 1), "");
+    config.credentials.token = Some(credentials::Secret::from("s3cret-token".to_owned()));
+    let Err(err) = GitSource::open(config) else {
+        panic!("a token over http:// must be refused");
+    };
+    assert!(matches!(err, Error::InsecureAuth { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("--allow-insecure-git-auth"), "{text}");
+    assert!(!text.contains("s3cret-token"), "{text}");
+    assert_eq!(seen.try_iter().count(), 0, "nothing was sent");
+    // Without a token, plain http is fine (public mirrors).
+    assert!(GitSource::open(fixture.config(&url, "")).is_ok());
 }
 
 #[test]

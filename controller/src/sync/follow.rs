@@ -7,14 +7,17 @@
 //!  watch ────┼─▶ leadership gate ─▶ Syncer ─▶ revision record (Store)
 //!  webhook ──┘
 //! ```
+//! The webhook port is open to anyone: it is served within [`bounded_http::Limits::webhook`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
 
+use crate::bounded_http;
 use crate::source::revisions::{Followed, OpenError};
 use crate::source::webhook::{self, Secrets, WebhookState};
 use crate::source::{Wake, WakeReason, watch as source_watch};
@@ -137,13 +140,18 @@ async fn serve_webhook(hook: Webhook, wake: mpsc::Sender<Wake>) -> Result<(), Er
         branch: hook.branch,
         trigger: trigger_tx,
     };
-    let app = webhook::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    info!(addr = %hook.addr, "webhook endpoint listening on POST /v1/webhook");
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            error!("webhook server stopped: {e}");
-        }
-    });
+    let limits = bounded_http::Limits::webhook(bounded_http::open_file_limit());
+    info!(
+        addr = %hook.addr,
+        max_connections = limits.max_connections,
+        "webhook endpoint listening on POST /v1/webhook"
+    );
+    tokio::spawn(bounded_http::serve(
+        listener,
+        webhook::router(state),
+        limits,
+        CancellationToken::new(),
+    ));
     tokio::spawn(async move {
         while let Some(t) = trigger_rx.recv().await {
             let _ = wake.try_send(Wake {

@@ -95,6 +95,10 @@ pub struct ServiceExtension {
     /// Placement strategy for this service, overriding the cluster's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
+    /// The service is meant to control the nodes it runs on (an agent, a visualizer reading the
+    /// engine): its bind mounts of host-control paths are intended, and lint does not warn.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub controls_node: bool,
 }
 
 /// How the scheduler ranks the nodes that pass the filters.

@@ -141,6 +141,10 @@ pub const RULES: &[(&str, &str)] = &[
         "relative-bind",
         "a bind mount with a relative source (warning)",
     ),
+    (
+        "host-control-bind",
+        "a bind mount of `/`, `/etc`, the Docker socket or another path that controls the node (warning)",
+    ),
 ];
 
 /// What per-file rules get to look at.

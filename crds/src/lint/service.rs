@@ -214,15 +214,59 @@ fn lint_ports(cx: &Context<'_>, service: &Service, base: &[PathSeg], out: &mut V
     }
 }
 
+/// Host paths whose bind mount hands a task control of the node (or of its engine).
+const HOST_CONTROL_PATHS: &[&str] = &[
+    "/",
+    "/etc",
+    "/root",
+    "/boot",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/var/lib/docker",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+];
+
+/// Whether `source` is one of [`HOST_CONTROL_PATHS`] (trailing slashes and `.` segments
+/// ignored).
+fn controls_host(source: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = (source.split('/'))
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let normalised = format!("/{}", parts.join("/"));
+    HOST_CONTROL_PATHS
+        .iter()
+        .copied()
+        .find(|p| *p == normalised)
+}
+
 fn lint_mounts(cx: &Context<'_>, service: &Service, base: &[PathSeg], out: &mut Vec<Diagnostic>) {
+    let acknowledged = (service.x_reconciler.as_ref()).is_some_and(|x| x.controls_node);
     for (i, entry) in service.volumes.iter().enumerate() {
         let at = with(base, path!["volumes", i]);
-        let (kind, source, source_at) = match entry {
+        let (kind, source, source_at, read_only) = match entry {
             VolumeEntry::Short(spec) => match volume::parse_short(spec) {
-                Ok(ShortVolume { kind, source, .. }) => (kind, source, at.clone()),
+                Ok(ShortVolume {
+                    kind,
+                    source,
+                    read_only,
+                    ..
+                }) => (kind, source, at.clone(), read_only),
                 Err(_) => continue,
             },
-            VolumeEntry::Long(m) => (m.kind, m.source.clone(), with(&at, path!["source"])),
+            VolumeEntry::Long(m) => (
+                m.kind,
+                m.source.clone(),
+                with(&at, path!["source"]),
+                m.read_only.unwrap_or(false),
+            ),
         };
         let Some(source) = source else { continue };
         match kind {
@@ -236,9 +280,36 @@ fn lint_mounts(cx: &Context<'_>, service: &Service, base: &[PathSeg], out: &mut 
                     .at(cx.span(&source_at))
                     .with_help("it is resolved on each node that runs the task and must exist there; prefer an absolute path or a named volume"),
             ),
+            MountKind::Bind if !acknowledged => {
+                if let Some(path) = controls_host(&source) {
+                    out.push(host_control_warning(cx, &source_at, path, read_only));
+                }
+            }
             _ => {}
         }
     }
+}
+
+fn host_control_warning(
+    cx: &Context<'_>,
+    at: &[PathSeg],
+    path: &str,
+    read_only: bool,
+) -> Diagnostic {
+    let socket = path.ends_with(".sock");
+    let how = match (socket, read_only) {
+        (true, _) => {
+            "the engine's API socket: read-only or not, whoever reaches it runs any container as root, so this task can take over every node it is placed on"
+        }
+        (false, false) => "read-write: this task can take over every node it is placed on",
+        (false, true) => "read-only: this task can read the secrets of every node it is placed on",
+    };
+    Diagnostic::warning(
+        "host-control-bind",
+        format!("bind mount of the host's `{path}`, {how}"),
+    )
+    .at(cx.span(at))
+    .with_help("if the service is meant to control its node (an agent, a log shipper), say so with `x-reconciler: {controls_node: true}`; otherwise mount less, and read-only (`:ro`)")
 }
 
 fn lint_file_refs(
