@@ -5,17 +5,18 @@
 //! leader. A joining manager is registered with role manager; the leader's membership loop then
 //! adds it to Raft as a learner and promotes it once it has caught up.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use crds::meta::ObjectMeta;
 use crds::node::{Availability, Node, NodeDescription, NodeRole, NodeSpec};
 
 use crate::api::ApiError;
+use crate::api::join_guard::JoinGuard;
 use crate::ids::raft_id_for;
 use crate::leader::manager::Manager;
 use crate::pki::node::DEFAULT_NODE_CERT_VALIDITY;
@@ -55,11 +56,39 @@ pub fn issue(
 /// `POST /v1/join`.
 pub async fn join(
     State(manager): State<Arc<Manager>>,
+    guard: Option<Extension<Arc<JoinGuard>>>,
+    remote: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(request): Json<JoinRequest>,
 ) -> Response {
+    let from = (guard.zip(remote)).map(|(Extension(g), Extension(ConnectInfo(a)))| (g, a.ip()));
+    if let Some((guard, ip)) = &from
+        && let Err(wait) = guard.admit(*ip, std::time::Instant::now())
+    {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed join attempts from {ip}; retry in {}s",
+                wait.as_secs().max(1)
+            ),
+        )
+        .into_response();
+        if let Ok(value) = wait.as_secs().max(1).to_string().parse() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let refused = |err: &dyn std::fmt::Display| match &from {
+        Some((guard, ip)) => guard.refused(*ip, &request.hostname, err, std::time::Instant::now()),
+        None => log_refused(&request.hostname, err),
+    };
     let token: JoinToken = match request.token.trim().parse() {
         Ok(token) => token,
-        Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
+        Err(err) => {
+            refused(&err);
+            return ApiError::bad_request(err.to_string()).into_response();
+        }
     };
     let Some(cluster) = manager.sm.read(|s| s.cluster.clone()) else {
         return ApiError::new(
@@ -71,7 +100,7 @@ pub async fn join(
     let role = match cluster.tokens.verify(&token) {
         Ok(role) => role,
         Err(err) => {
-            log_refused(&request.hostname, &err);
+            refused(&err);
             return ApiError::new(StatusCode::UNAUTHORIZED, err.to_string()).into_response();
         }
     };

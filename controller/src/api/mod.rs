@@ -15,6 +15,7 @@ pub mod admin;
 pub mod assignments;
 mod error;
 pub mod join;
+pub mod join_guard;
 pub mod session;
 
 pub use error::ApiError;
@@ -40,7 +41,8 @@ pub fn router(manager: Arc<Manager>) -> Router {
     let raft = crate::raft::network::router(manager.raft.clone(), manager.sm.clone());
     let join = Router::new()
         .route(protocol::JOIN_PATH, post(join::join))
-        .with_state(manager.clone());
+        .with_state(manager.clone())
+        .layer(Extension(Arc::new(join_guard::JoinGuard::default())));
     let session = Router::new()
         .route(protocol::HEARTBEAT_PATH, post(session::heartbeat))
         .route(protocol::LEAVE_PATH, post(session::leave))

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::header::CONNECTION;
 use axum::http::{HeaderValue, StatusCode, Version};
 use axum::middleware::{self, Next};
@@ -323,7 +323,9 @@ pub async fn serve_tls(
         while connections.try_join_next().is_some() {}
         match accepted {
             Ok((tcp, remote)) => {
-                let conn = serve_connection(acceptor.clone(), tcp, app.clone(), shutdown.clone());
+                // Handlers see who connected (the join endpoint throttles by address).
+                let app = app.clone().layer(Extension(ConnectInfo(remote)));
+                let conn = serve_connection(acceptor.clone(), tcp, app, shutdown.clone());
                 connections.spawn(async move {
                     if let Err(err) = conn.await {
                         tracing::debug!(%remote, error = %err, "Raft RPC connection ended");
