@@ -206,10 +206,7 @@ impl RefusalLog {
     fn flush(&mut self, now: Instant, limits: &Limits) {
         if self.full + self.address_full > 0 {
             self.logged = now;
-            let busiest = (self.addresses.iter())
-                .max_by_key(|(_, n)| **n)
-                .map(|(ip, n)| format!("{ip} ({n})"))
-                .unwrap_or_default();
+            let busiest = busiest(&self.addresses);
             tracing::warn!(
                 listener = self.what,
                 at_cap = self.full,
@@ -227,6 +224,14 @@ impl RefusalLog {
         self.addresses.clear();
         self.since = now;
     }
+}
+
+/// The address with the most refusals, as `ip (count)`, for summary lines.
+pub fn busiest(counts: &HashMap<IpAddr, u64>) -> String {
+    (counts.iter())
+        .max_by_key(|(_, n)| **n)
+        .map(|(ip, n)| format!("{ip} ({n})"))
+        .unwrap_or_default()
 }
 
 /// Serve `app` on `listener` within `limits` until `stop`. The app sees each request's

@@ -40,6 +40,31 @@ fn sign(body: &str, secret: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// A manager following `url` only through its webhook on `hook` (no ref watching, hourly polls).
+fn start_manager(
+    dir: &std::path::Path,
+    url: &str,
+    data: &std::path::Path,
+    hook: SocketAddr,
+) -> Process {
+    Process::start_with_env(
+        dir,
+        "manager",
+        &[
+            "--repo",
+            url,
+            "--watch-refs=false",
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--interval",
+            "1h",
+            "--webhook-listen",
+            &hook.to_string(),
+        ],
+        &[("RECONCILER_WEBHOOK_SECRET", SECRET)],
+    )
+}
+
 #[test]
 fn only_a_signed_webhook_triggers_a_fetch_when_nothing_else_would() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -50,22 +75,7 @@ fn only_a_signed_webhook_triggers_a_fetch_when_nothing_else_would() {
     let hook: SocketAddr = ([127, 0, 0, 1], hook_port).into();
     let data = dir.path().join("data");
     let url = repo.bare.to_string_lossy().into_owned();
-    let manager = Process::start_with_env(
-        dir.path(),
-        "manager",
-        &[
-            "--repo",
-            &url,
-            "--watch-refs=false",
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--interval",
-            "1h",
-            "--webhook-listen",
-            &hook.to_string(),
-        ],
-        &[("RECONCILER_WEBHOOK_SECRET", SECRET)],
-    );
+    let manager = start_manager(dir.path(), &url, &data, hook);
     let applied = |want: String| {
         let (root, data) = (dir.path().to_path_buf(), data.clone());
         move || {
@@ -230,22 +240,7 @@ fn a_flood_of_held_and_slow_webhook_connections_leaves_the_manager_answering() {
     let hook: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let data = dir.path().join("data");
     let url = repo.bare.to_string_lossy().into_owned();
-    let manager = Process::start_with_env(
-        dir.path(),
-        "manager",
-        &[
-            "--repo",
-            &url,
-            "--watch-refs=false",
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--interval",
-            "1h",
-            "--webhook-listen",
-            &hook.to_string(),
-        ],
-        &[("RECONCILER_WEBHOOK_SECRET", SECRET)],
-    );
+    let manager = start_manager(dir.path(), &url, &data, hook);
     wait_until(Duration::from_secs(15), "the first commit", || {
         let s = status_json(dir.path(), &data)?;
         (s["applied"]["revision"]["id"] == first.as_str())

@@ -146,10 +146,7 @@ impl Inner {
         if now.duration_since(s.since) < SUMMARY_EVERY || s.refused + s.throttled == 0 {
             return;
         }
-        let busiest = (s.by_address.iter())
-            .max_by_key(|(_, n)| **n)
-            .map(|(ip, n)| format!("{ip} ({n})"))
-            .unwrap_or_default();
+        let busiest = crate::bounded_http::busiest(&s.by_address);
         tracing::warn!(
             refused = s.refused,
             throttled = s.throttled,
