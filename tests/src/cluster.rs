@@ -7,13 +7,33 @@ use std::time::Duration;
 
 use crate::{Process, Run, reconciler, wait_until};
 
-/// A free TCP port on 127.0.0.1 (other 127.0.0.x addresses have their own port space, so the
-/// same number is almost always free there too).
+/// A TCP port free on every local address, from below the kernel's ephemeral range (32768 and
+/// up on Linux), so that no outgoing connection is handed it between this check and the node's
+/// bind; picked at random so that test binaries running side by side rarely try the same one.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static DRAWS: AtomicU64 = AtomicU64::new(0);
+    const LOW: u64 = 20_000;
+    const SPAN: u64 = 12_000;
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+    for _ in 0..1_000 {
+        let draw = DRAWS.fetch_add(1, Ordering::Relaxed);
+        // SplitMix64 of seed and draw: cheap, and well spread over the span.
+        let mut z = seed.wrapping_add(draw.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let port = (LOW + z % SPAN) as u16;
+        // A wildcard bind fails if anything holds the port on any address.
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOW} and {}", LOW + SPAN)
 }
 
 /// One node of a test cluster.

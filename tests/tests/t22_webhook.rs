@@ -4,20 +4,14 @@
 //! and slow connections on it leaves the manager answering.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use tests::cluster::free_port;
 use tests::{GitRepo, Process, status_json, wait_until};
 
 const SECRET: &str = "test-webhook-secret";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 fn post(addr: SocketAddr, body: &str, signature: Option<String>) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
