@@ -158,7 +158,12 @@ impl Manager {
         let addr = listener.local_addr().expect("local addr").to_string();
         let config = Config::default().to_openraft("bench").expect("config");
         let retry = Config::default().unreachable_retry();
-        let network = Network::new(ca.cert(), &cert, retry).expect("network");
+        let network = Network::new(
+            ca.cert(),
+            controller::pki::CurrentCert::new(ca.cert(), &cert).expect("cert"),
+            retry,
+        )
+        .expect("network");
         let raft = Raft::new(id, config, network, log, sm.clone())
             .await
             .expect("start raft");

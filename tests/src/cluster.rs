@@ -81,6 +81,9 @@ pub struct Cluster {
     /// When set, node `name` runs inside the cgroup directory `<prefix>-<name>` (which must
     /// exist), so that netfilter rules can tell its traffic apart (see `chaos::net`).
     pub cgroup_prefix: Option<PathBuf>,
+    /// Extra arguments of the first manager's start (cluster-wide settings such as
+    /// `--cert-expiry`).
+    pub init_args: Vec<String>,
 }
 
 /// Raft and heartbeat timing for tests: the defaults, stated so tests do not depend on them.
@@ -106,6 +109,7 @@ impl Cluster {
             nodes: Vec::new(),
             agents: Vec::new(),
             cgroup_prefix: None,
+            init_args: Vec::new(),
         }
     }
 
@@ -150,7 +154,8 @@ impl Cluster {
 
     /// Initialises the cluster with its first manager `name` on `ip`; waits until it answers.
     pub fn init(&mut self, name: &str, ip: &str) -> usize {
-        let args = self.node_args(name, ip);
+        let mut args = self.node_args(name, ip);
+        args.extend(self.init_args.iter().cloned());
         self.launch(name, ip, args)
     }
 

@@ -88,7 +88,7 @@ pub fn reconciler(dir: &Path, args: &[&str]) -> Run {
 /// A running `reconciler` process, killed (SIGKILL) and reaped when dropped.
 pub struct Process {
     child: std::process::Child,
-    /// Its stderr log file.
+    /// Its log file (standard error and standard output).
     pub log: PathBuf,
 }
 
@@ -137,7 +137,9 @@ impl Process {
             // Only the Docker tests run tasks on the engine; they ask with RECONCILER_AGENT=true.
             .env("RECONCILER_AGENT", "false")
             .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
+            // Standard output (what the node tells its operator, e.g. an autolock key) goes to
+            // the same log as the log lines.
+            .stdout(file.try_clone().expect("log file"))
             .stderr(file)
             .spawn()
             .expect("start reconciler");

@@ -48,6 +48,8 @@ impl SimCluster {
             orchestration: Default::default(),
             agent: None,
             clock: agent::clock::Clock::system(),
+            autolock: false,
+            cert_expiry: None,
         };
         let running = runtime::start(&options, None)
             .await

@@ -96,7 +96,13 @@ fn no_other_user_reads_the_data_dir_and_a_loose_one_is_tightened() {
 
     let paths = walk(&data);
     // The CA key lives in the store, not in pki/.
-    for must in ["raft.redb", "node.json", "pki/node-key.pem", "git"] {
+    for must in [
+        "raft.redb",
+        "raft.key",
+        "node.json",
+        "pki/node-key.pem",
+        "git",
+    ] {
         assert!(paths.contains(&data.join(must)), "{must} in {paths:?}");
     }
     let cache = data.join("git");

@@ -45,8 +45,12 @@ async fn manager(dir: &TempDir) -> Arc<Manager> {
         .expect("cert");
     let (log, sm) = open_store(dir.path()).expect("store");
     let config = Config::default().to_openraft("test").expect("config");
-    let network =
-        Network::new(ca.cert(), &cert, Config::default().unreachable_retry()).expect("network");
+    let network = Network::new(
+        ca.cert(),
+        crate::pki::CurrentCert::new(ca.cert(), &cert).expect("cert"),
+        Config::default().unreachable_retry(),
+    )
+    .expect("network");
     let raft = Raft::new(1, config, network, log, sm.clone())
         .await
         .expect("raft");

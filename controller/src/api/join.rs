@@ -19,7 +19,6 @@ use crate::api::ApiError;
 use crate::api::join_guard::JoinGuard;
 use crate::ids::raft_id_for;
 use crate::leader::manager::Manager;
-use crate::pki::node::DEFAULT_NODE_CERT_VALIDITY;
 use crate::pki::{ClusterCa, JoinToken, NodeCert};
 use crate::protocol::{JoinRequest, JoinResponse};
 use crate::raft::Command;
@@ -39,18 +38,13 @@ pub fn issue(
     node_id: &str,
     role: NodeRole,
     ip: IpAddr,
+    validity: std::time::Duration,
 ) -> crate::pki::Result<NodeCert> {
     let mut ips = vec![ip];
     if role == NodeRole::Manager && !ip.is_loopback() {
         ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
-    ca.issue_node_cert(
-        node_id,
-        role,
-        &ips,
-        &["localhost".to_owned()],
-        DEFAULT_NODE_CERT_VALIDITY,
-    )
+    ca.issue_node_cert(node_id, role, &ips, &["localhost".to_owned()], validity)
 }
 
 /// `POST /v1/join`.
@@ -149,7 +143,8 @@ pub async fn join(
     };
     let node_id = crate::ids::new_id();
     let raft_id = raft_id_for(&node_id);
-    let cert = match issue(&ca, &node_id, role, request.advertise_ip) {
+    let validity = cluster.node_cert_validity();
+    let cert = match issue(&ca, &node_id, role, request.advertise_ip, validity) {
         Ok(cert) => cert,
         Err(err) => return ApiError::internal(err).into_response(),
     };

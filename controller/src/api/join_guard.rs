@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Failed attempts an address may make at once.
@@ -70,6 +70,28 @@ impl Default for JoinGuard {
 }
 
 impl JoinGuard {
+    /// A guard shared by the join endpoint, with a timer that logs the summary of a burst of
+    /// refusals once it is due even when no further attempt comes to trigger it. The timer ends
+    /// with the last holder of the guard (and is not started outside a tokio runtime).
+    pub fn start() -> Arc<JoinGuard> {
+        let guard = Arc::new(JoinGuard::default());
+        let weak = Arc::downgrade(&guard);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let mut tick = tokio::time::interval(SUMMARY_EVERY / 2);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    match weak.upgrade() {
+                        Some(guard) => guard.summarise(Instant::now()),
+                        None => return,
+                    }
+                }
+            });
+        }
+        guard
+    }
+
     /// A guard that has seen nothing, as of `now`.
     pub fn new(now: Instant) -> Self {
         JoinGuard {

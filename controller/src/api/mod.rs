@@ -42,7 +42,7 @@ pub fn router(manager: Arc<Manager>) -> Router {
     let join = Router::new()
         .route(protocol::JOIN_PATH, post(join::join))
         .with_state(manager.clone())
-        .layer(Extension(Arc::new(join_guard::JoinGuard::default())));
+        .layer(Extension(join_guard::JoinGuard::start()));
     let session = Router::new()
         .route(protocol::HEARTBEAT_PATH, post(session::heartbeat))
         .route(protocol::LEAVE_PATH, post(session::leave))

@@ -114,7 +114,8 @@ pub async fn renew(
         Err(err) => return ApiError::internal(err).into_response(),
     };
     let ip = crate::api::join::ip_of(&node.description.advertise_addr);
-    let cert = match crate::api::join::issue(&ca, &node.meta.id, node.spec.role, ip) {
+    let validity = cluster.node_cert_validity();
+    let cert = match crate::api::join::issue(&ca, &node.meta.id, node.spec.role, ip, validity) {
         Ok(cert) => cert,
         Err(err) => return ApiError::internal(err).into_response(),
     };

@@ -20,6 +20,7 @@ pub mod stack;
 pub mod status;
 pub mod table;
 pub mod token;
+pub mod unlock;
 pub mod wait;
 
 use std::process::ExitCode;
@@ -73,6 +74,8 @@ pub enum Command {
     Stack(stack::Args),
     /// Remove this node from its cluster.
     Leave(leave::Args),
+    /// Give a locked manager (autolock) its unlock key, read from standard input.
+    Unlock(unlock::Args),
 }
 
 /// Run a parsed command line.
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Service(args)) => service::run(&args),
         Some(Command::Stack(args)) => stack::run(&args),
         Some(Command::Leave(args)) => leave::run(&args),
+        Some(Command::Unlock(args)) => unlock::run(&args),
         None if cli.run.source.repo.is_none()
             && cli.run.source.watch.is_none()
             && !is_member(&cli.run) =>

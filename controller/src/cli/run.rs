@@ -54,6 +54,15 @@ pub struct Args {
 /// How this node takes part in the cluster.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {
+    /// Keep no unlock key for this manager's encrypted store on disk: a new key is printed
+    /// once, and after every restart the manager waits for `reconciler unlock` (as Swarm's
+    /// autolock). Without it the key is kept in `<data dir>/raft.key` (0600).
+    #[arg(long, env = "RECONCILER_AUTOLOCK")]
+    pub autolock: bool,
+    /// How long node certificates are valid (a new cluster only; at least 30s); every node
+    /// renews its own two thirds of the way in [default: 2160h, 90 days].
+    #[arg(long, value_name = "DURATION", value_parser = parse_cert_expiry)]
+    pub cert_expiry: Option<Duration>,
     /// Where a manager serves Raft, node sessions and the admin API.
     #[arg(
         long,
@@ -143,8 +152,20 @@ impl NodeArgs {
             },
             agent: None,
             clock: agent::clock::Clock::system(),
+            autolock: self.autolock,
+            cert_expiry: self.cert_expiry,
         }
     }
+}
+
+/// Parses a certificate validity (at least 30s, at most 10 years).
+pub fn parse_cert_expiry(s: &str) -> anyhow::Result<Duration> {
+    let d = crds::units::parse_duration(s)?;
+    let max = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+    if d < crate::pki::renewal::MIN_VALIDITY || d > max {
+        anyhow::bail!("the certificate expiry must be between 30s and 87600h (10 years)");
+    }
+    Ok(d)
 }
 
 /// Parses a heartbeat period (100ms to 1m).

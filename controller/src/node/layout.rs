@@ -4,7 +4,9 @@
 //! <data dir>/              0700, every file in it 0600 (crate::private_files)
 //! <data dir>/node.json     NodeConfig: node id, Raft id, role, addresses, known managers
 //! <data dir>/pki/          ca.pem, node.pem, node-key.pem
-//! <data dir>/raft.redb     managers only: the Raft log and state (crate::raft)
+//! <data dir>/raft.redb     managers only: the Raft log and state, sealed (crate::raft)
+//! <data dir>/raft.key      managers without autolock: the store's unlock key
+//! <data dir>/unlock.sock   while a manager under autolock waits for `reconciler unlock`
 //! ```
 //! `node.json` is written last when a node initialises or joins, so a directory without it holds
 //! no cluster membership; one with `pki/` or `raft.redb` but no `node.json` is a start that was
@@ -126,7 +128,18 @@ pub fn load_credentials(data_dir: &Path) -> Result<(CaCert, NodeCert), Error> {
         source,
     };
     let ca = CaCert::load(&dir).map_err(pki)?;
-    let node = NodeCert::load(&dir).map_err(pki)?;
+    // A renewal writes the certificate and then its key, each atomically: a reader between the
+    // two sees a pair that does not match, and reads again.
+    let mut attempts = 0;
+    let node = loop {
+        match NodeCert::load(&dir) {
+            Err(crate::pki::Error::KeyMismatch { .. }) if attempts < 10 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.map_err(pki)?,
+        }
+    };
     Ok((ca, node))
 }
 
@@ -165,6 +178,7 @@ pub fn forget_cluster(data_dir: &Path) -> Result<(), Error> {
     // believes it is still a member.
     remove(data_dir.join(NODE_FILE), false)?;
     remove(data_dir.join(crate::raft::DB_FILE_NAME), false)?;
+    remove(data_dir.join(crate::raft::at_rest::KEY_FILE_NAME), false)?;
     remove(pki_dir(data_dir), true)
 }
 

@@ -18,14 +18,17 @@
 //! - [`runtime`]: starting a node: init, join or restart, then serve until stopped.
 //! - [`join`]: the joiner's end of joining.
 //! - [`call`]: what can go wrong with one request to a manager.
+//! - [`cert_renewal`]: renews the node's certificate two thirds into its validity, in place.
 //! - [`leave`]: the node's end of leaving: ask a manager to remove it.
 //! - [`session`]: the node's end of heartbeats: follow the leader, learn role changes.
 //! - [`assignment_client`]: the node's end of its assignment stream and status reports.
 //! - [`store_watch`]: stops the node when its replicated store stops by itself (a full disk).
+//! - [`unlock`]: opens a manager's store; a locked one (autolock) waits for its unlock key.
 //! - `simulated` (feature `testing`): simulated nodes in process for tests and benchmarks.
 
 pub mod assignment_client;
 pub mod call;
+pub mod cert_renewal;
 pub mod join;
 pub mod layout;
 pub mod leave;
@@ -35,3 +38,4 @@ pub mod session;
 #[cfg(feature = "testing")]
 pub mod simulated;
 pub mod store_watch;
+pub mod unlock;

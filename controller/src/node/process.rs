@@ -97,7 +97,13 @@ pub async fn run(
     });
     let mut join = options.join.take();
     loop {
-        let running = runtime::start(&options.node, join.take().as_ref()).await?;
+        // A locked manager waits for `reconciler unlock` inside `start`: a signal must still
+        // stop it. Start-up is crash-safe, so dropping it half-way is as safe as a crash.
+        let target = join.take();
+        let running = tokio::select! {
+            started = runtime::start(&options.node, target.as_ref()) => started?,
+            () = &mut shutdown => return Ok(Ended::Stopped),
+        };
         if let Some((tasks, assignments, reports)) = worker.take()
             && let Err(e) = start_worker(
                 &running.config,

@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api as server;
 use crate::api::join::issue;
-use crate::api::session::RENEW_PATH;
 use crate::ids::new_id;
 use crate::ids::raft_id_for;
 use crate::leader::liveness::Timing;
@@ -29,9 +28,10 @@ use crate::leader::{down_marker, orchestration};
 use crate::node::assignment_client::{self, AgentLink, Managers};
 use crate::node::layout::{self, NodeConfig};
 use crate::node::session::{Session, SessionEnd};
-use crate::node::{join, store_watch};
-use crate::pki::{CaCert, ClusterCa, NodeCert, TokenStore, tls};
-use crate::protocol::{ErrorBody, JoinRequest, JoinResponse};
+use crate::node::{cert_renewal, join, store_watch, unlock};
+use crate::pki::node::DEFAULT_NODE_CERT_VALIDITY;
+use crate::pki::{CaCert, ClusterCa, CurrentCert, NodeCert, TokenStore, tls};
+use crate::protocol::{JoinRequest, JoinResponse};
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::network::{Network, serve_tls};
 use crate::raft::{Command, Raft};
@@ -65,6 +65,11 @@ pub struct Options {
     pub agent: Option<AgentLink>,
     /// The process's clock: every time the node stamps comes from it.
     pub clock: Clock,
+    /// A manager keeps no unlock key for its encrypted store: it prints a new one once and,
+    /// after every restart, waits for `reconciler unlock`.
+    pub autolock: bool,
+    /// How long node certificates are valid, for a new cluster (default: 90 days).
+    pub cert_expiry: Option<Duration>,
 }
 
 /// Where and how to join.
@@ -87,6 +92,9 @@ pub enum Error {
     /// The replicated store.
     #[error(transparent)]
     Store(#[from] crate::raft::Error),
+    /// Opening (or unlocking) the replicated store.
+    #[error(transparent)]
+    Unlock(#[from] super::unlock::Error),
     /// Certificates.
     #[error(transparent)]
     Pki(#[from] crate::pki::Error),
@@ -282,13 +290,15 @@ async fn init_cluster(options: &Options) -> Result<Running, Error> {
     let ca = ClusterCa::generate(&cluster_id)?;
     let node_id = new_id();
     let raft_id = raft_id_for(&node_id);
-    let cert = issue(&ca, &node_id, NodeRole::Manager, ip)?;
+    let validity = options.cert_expiry.unwrap_or(DEFAULT_NODE_CERT_VALIDITY);
+    let cert = issue(&ca, &node_id, NodeRole::Manager, ip, validity)?;
     let info = ClusterInfo {
         id: cluster_id.clone(),
         ca: ca.to_pem(),
         tokens: TokenStore::generate(&ca.fingerprint()).map_err(|e| Error::Raft(e.to_string()))?,
         created_at_ms: options.clock.now_ms(),
         revoked: Default::default(),
+        node_cert_validity_s: options.cert_expiry.map(|d| d.as_secs()),
     };
     let hostname = hostname(options);
     let mut description = agent::describe::describe(hostname.clone(), api_addr.clone()).await;
@@ -426,13 +436,40 @@ async fn start_manager(
 
 /// An HTTPS client that presents the node's certificate and trusts only the cluster's CA.
 pub(crate) fn mtls_client(ca: &CaCert, cert: &NodeCert) -> Result<reqwest::Client, Error> {
-    let config = tls::client_config(ca, cert)?;
+    mtls_client_current(ca, CurrentCert::new(ca, cert)?)
+}
+
+/// [`mtls_client`] presenting whatever certificate is in force in `current`.
+fn mtls_client_current(ca: &CaCert, current: Arc<CurrentCert>) -> Result<reqwest::Client, Error> {
+    let config = tls::client_config_current(ca, current)?;
     reqwest::Client::builder()
         .use_preconfigured_tls(config.as_ref().clone())
         .connect_timeout(Duration::from_secs(1))
         .no_proxy()
         .build()
         .map_err(|e| Error::Network(crate::raft::network::Error::Client(e)))
+}
+
+/// The renewal loop of a node running with `current`.
+fn renewal(
+    options: &Options,
+    config: &NodeConfig,
+    ca: &CaCert,
+    current: Arc<CurrentCert>,
+    client: reqwest::Client,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let renewal = cert_renewal::Renewal {
+        current,
+        ca: ca.clone(),
+        data_dir: options.data_dir.clone(),
+        node_id: config.node_id.clone(),
+        role: config.role,
+        managers: config.managers.clone(),
+        client,
+        clock: options.clock,
+    };
+    tokio::spawn(cert_renewal::run(renewal, stop))
 }
 
 async fn start_manager_on(
@@ -443,14 +480,18 @@ async fn start_manager_on(
     listener: TcpListener,
     init: Option<Init>,
 ) -> Result<Running, Error> {
-    let dir = options.data_dir.clone();
-    let (log, sm) = tokio::task::spawn_blocking(move || crate::raft::open_store(&dir)).await??;
+    let opened = unlock::open_store(&options.data_dir, options.autolock).await?;
+    if let Some(key) = &opened.new_unlock_key {
+        unlock::announce(key, &options.data_dir);
+    }
+    let (log, sm) = (opened.log, opened.sm);
+    let current = CurrentCert::new(&ca, &cert)?;
     let raft_config = options.raft.to_openraft(&config.cluster_id)?;
-    let network = Network::new(&ca, &cert, options.raft.unreachable_retry())?;
+    let network = Network::new(&ca, current.clone(), options.raft.unreachable_retry())?;
     let raft = Raft::new(config.raft_id, raft_config, network, log, sm.clone())
         .await
         .map_err(|e| Error::Raft(e.to_string()))?;
-    let client = mtls_client(&ca, &cert)?;
+    let client = mtls_client_current(&ca, current.clone())?;
     let quorum_lease = Duration::from_millis(options.raft.election_timeout_ms.1 * 3);
     let writer = Writer::new(raft.clone(), config.raft_id, client.clone(), quorum_lease);
     let manager = Manager::new(
@@ -465,7 +506,7 @@ async fn start_manager_on(
         options.clock,
     );
     let stop = CancellationToken::new();
-    let tls_config = tls::server_config_join(&ca, &cert)?;
+    let tls_config = tls::server_config_join_current(&ca, current.clone())?;
     let mut background = vec![tokio::spawn(serve_tls(
         listener,
         tls_config,
@@ -500,6 +541,14 @@ async fn start_manager_on(
         leading_tx,
         stop.clone(),
     )));
+    background.push(renewal(
+        options,
+        &config,
+        &ca,
+        current,
+        client.clone(),
+        stop.clone(),
+    ));
     let session = spawn_session(options, &config, client.clone(), stop.clone());
     Ok(Running {
         config,
@@ -519,8 +568,17 @@ fn start_worker(
     ca: CaCert,
     cert: NodeCert,
 ) -> Result<Running, Error> {
-    let client = mtls_client(&ca, &cert)?;
+    let current = CurrentCert::new(&ca, &cert)?;
+    let client = mtls_client_current(&ca, current.clone())?;
     let stop = CancellationToken::new();
+    let background = vec![renewal(
+        options,
+        &config,
+        &ca,
+        current,
+        client.clone(),
+        stop.clone(),
+    )];
     let session = spawn_session(options, &config, client.clone(), stop.clone());
     let (_, leading) = watch::channel(false);
     tracing::info!(node = %config.node_id, managers = ?config.managers, "worker started");
@@ -531,7 +589,7 @@ fn start_worker(
         data_dir: options.data_dir.clone(),
         stop,
         session,
-        background: Vec::new(),
+        background,
         client,
     })
 }
@@ -697,15 +755,20 @@ impl Running {
         layout::save_credentials(&self.data_dir, &ca, &cert)?;
         if role == NodeRole::Worker {
             wait_store_released(&self.data_dir).await;
-            let store = self.data_dir.join(crate::raft::DB_FILE_NAME);
-            if let Err(err) = std::fs::remove_file(&store)
-                && err.kind() != std::io::ErrorKind::NotFound
-            {
-                return Err(layout::Error::Io {
-                    path: store,
-                    source: err,
+            for name in [
+                crate::raft::DB_FILE_NAME,
+                crate::raft::at_rest::KEY_FILE_NAME,
+            ] {
+                let file = self.data_dir.join(name);
+                if let Err(err) = std::fs::remove_file(&file)
+                    && err.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(layout::Error::Io {
+                        path: file,
+                        source: err,
+                    }
+                    .into());
                 }
-                .into());
             }
         }
         let mut config = self.config.clone();
@@ -721,28 +784,7 @@ impl Running {
     }
 
     async fn renew(&self) -> Result<JoinResponse, RenewError> {
-        let mut last = RenewError::NoManager;
-        for manager in &self.config.managers {
-            let sent = self
-                .client
-                .post(format!("https://{manager}{RENEW_PATH}"))
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_success() => {
-                    return r.json().await.map_err(RenewError::Unreadable);
-                }
-                Ok(r) => {
-                    last = match r.json::<ErrorBody>().await {
-                        Ok(e) => RenewError::Refused { message: e.error },
-                        Err(e) => RenewError::Unreadable(e),
-                    }
-                }
-                Err(e) => last = RenewError::Unreachable(e),
-            }
-        }
-        Err(last)
+        cert_renewal::request_certificate(&self.client, &self.config.managers).await
     }
 }
 

@@ -20,6 +20,8 @@
 //! - [`identity`]: where a certificate carries the node id and role; [`peer_identity`].
 //! - [`token`]: [`JoinToken`] (format, parsing, checksum) and [`TokenStore`] (verify, rotate).
 //! - [`tls`]: rustls server/client configs with the ring provider.
+//! - [`current`]: [`CurrentCert`], the certificate in force, replaced when it is renewed.
+//! - [`renewal`]: when a node certificate is renewed (two thirds into its validity).
 //! - [`bootstrap`]: the pinned-CA verifier used by joiners ([`BootstrapRejection`]).
 //! - [`files`]: file names and 0600 writes of keys.
 //! - [`Error`]: errors about certificate material; `token` and `tls` have their own.
@@ -28,17 +30,20 @@
 
 pub mod bootstrap;
 pub mod ca;
+pub mod current;
 mod encoding;
 mod error;
 pub mod files;
 pub mod identity;
 pub mod node;
+pub mod renewal;
 pub mod tls;
 pub mod token;
 mod token_parse;
 
 pub use bootstrap::BootstrapRejection;
 pub use ca::{CaCert, CaPem, ClusterCa};
+pub use current::CurrentCert;
 pub use error::{Error, Result};
 pub use identity::{PeerIdentity, peer_identity};
 pub use node::NodeCert;

@@ -95,6 +95,16 @@ impl NodeCert {
         &self.identity
     }
 
+    /// When the certificate starts and ends, in seconds since the epoch.
+    pub fn valid_between(&self) -> Result<(i64, i64)> {
+        let parsed = parse_certificate(&self.der, "node certificate")?;
+        let validity = parsed.validity();
+        Ok((
+            validity.not_before.timestamp(),
+            validity.not_after.timestamp(),
+        ))
+    }
+
     /// Writes `node.pem` and `node-key.pem` (mode 0600) into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         files::write(&dir.join(NODE_CERT_FILE), &self.cert_pem)?;

@@ -7,6 +7,9 @@
 //! | [`client_config`] | nodes dialling nodes | server cert from the cluster CA, matching the name dialled |
 //! | [`bootstrap_client_config`] | a node joining | server's CA must have the token's fingerprint ([`super::bootstrap`]) |
 //!
+//! The `*_current` variants present whatever certificate a [`CurrentCert`] holds, so a running
+//! node's renewed certificate is used from the next handshake on.
+//!
 //! Every config is built with the ring provider passed explicitly, never the process-wide
 //! default, so no other crate's choice (or lack of one) can change what we use. Servers send
 //! their certificate followed by the CA certificate, which joiners need to check the pin.
@@ -28,6 +31,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::bootstrap::{BootstrapRejection, PinnedCaVerifier};
 use super::ca::CaCert;
+use super::current::CurrentCert;
 use super::encoding::hex_decode;
 use super::identity::{PeerIdentity, peer_identity};
 use super::node::NodeCert;
@@ -88,7 +92,7 @@ pub fn server_config(ca: &CaCert, node: &NodeCert) -> Result<Arc<ServerConfig>> 
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone())
         .build()
         .map_err(Error::VerifierFailed)?;
-    build_server(provider, verifier, ca, node)
+    build_server(provider, verifier, CurrentCert::new(ca, node)?)
 }
 
 /// A server for the join endpoint: it asks for a client certificate but does not require one,
@@ -96,16 +100,29 @@ pub fn server_config(ca: &CaCert, node: &NodeCert) -> Result<Arc<ServerConfig>> 
 /// certificate that *is* presented must still be valid for `ca`, so members renewing their
 /// certificate can use the same endpoint and be told apart with [`peer_identity_of`].
 pub fn server_config_join(ca: &CaCert, node: &NodeCert) -> Result<Arc<ServerConfig>> {
+    server_config_join_current(ca, CurrentCert::new(ca, node)?)
+}
+
+/// [`server_config_join`] presenting whatever certificate is in force in `current`.
+pub fn server_config_join_current(
+    ca: &CaCert,
+    current: Arc<CurrentCert>,
+) -> Result<Arc<ServerConfig>> {
     let provider = crypto_provider();
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone())
         .allow_unauthenticated()
         .build()
         .map_err(Error::VerifierFailed)?;
-    build_server(provider, verifier, ca, node)
+    build_server(provider, verifier, current)
 }
 
 /// A client that presents `node`'s certificate and trusts only servers certified by `ca`.
 pub fn client_config(ca: &CaCert, node: &NodeCert) -> Result<Arc<ClientConfig>> {
+    client_config_current(ca, CurrentCert::new(ca, node)?)
+}
+
+/// [`client_config`] presenting whatever certificate is in force in `current`.
+pub fn client_config_current(ca: &CaCert, current: Arc<CurrentCert>) -> Result<Arc<ClientConfig>> {
     let provider = crypto_provider();
     let verifier = WebPkiServerVerifier::builder_with_provider(roots(ca)?, provider.clone())
         .build()
@@ -114,8 +131,7 @@ pub fn client_config(ca: &CaCert, node: &NodeCert) -> Result<Arc<ClientConfig>> 
         .with_safe_default_protocol_versions()
         .map_err(client_failed)?
         .with_webpki_verifier(verifier)
-        .with_client_auth_cert(chain(ca, node), node.private_key_der()?)
-        .map_err(client_failed)?;
+        .with_client_cert_resolver(current);
     config.alpn_protocols = alpn();
     Ok(Arc::new(config))
 }
@@ -186,8 +202,7 @@ fn rejection_in<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a BootstrapRe
 fn build_server(
     provider: Arc<CryptoProvider>,
     verifier: Arc<dyn ClientCertVerifier>,
-    ca: &CaCert,
-    node: &NodeCert,
+    current: Arc<CurrentCert>,
 ) -> Result<Arc<ServerConfig>> {
     let server_failed = |source| Error::ConfigFailed {
         side: "server",
@@ -197,8 +212,7 @@ fn build_server(
         .with_safe_default_protocol_versions()
         .map_err(server_failed)?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain(ca, node), node.private_key_der()?)
-        .map_err(server_failed)?;
+        .with_cert_resolver(current);
     config.alpn_protocols = alpn();
     Ok(Arc::new(config))
 }
@@ -220,10 +234,6 @@ fn roots(ca: &CaCert) -> Result<Arc<RootCertStore>> {
 }
 
 /// The node's certificate followed by the CA's, so a peer can see which CA issued it.
-fn chain(ca: &CaCert, node: &NodeCert) -> Vec<CertificateDer<'static>> {
-    vec![node.cert_der().clone(), ca.der().clone()]
-}
-
 fn alpn() -> Vec<Vec<u8>> {
     ALPN_PROTOCOLS.iter().map(|p| p.to_vec()).collect()
 }

@@ -5,9 +5,11 @@
 //! after a failover. Workers never see it: they do not take part in Raft.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pki::node::DEFAULT_NODE_CERT_VALIDITY;
 use crate::pki::{CaPem, TokenStore};
 
 /// Identity, CA and join tokens of the cluster; set once by the first manager.
@@ -25,4 +27,16 @@ pub struct ClusterInfo {
     /// refuses them by this list (ids are never reused: a node that joins again gets a new one).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub revoked: BTreeSet<String>,
+    /// How long node certificates are valid, in seconds (default: 90 days); nodes renew theirs
+    /// two thirds of the way in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_cert_validity_s: Option<u64>,
+}
+
+impl ClusterInfo {
+    /// How long the node certificates this cluster issues are valid.
+    pub fn node_cert_validity(&self) -> Duration {
+        self.node_cert_validity_s
+            .map_or(DEFAULT_NODE_CERT_VALIDITY, Duration::from_secs)
+    }
 }

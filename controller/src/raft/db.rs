@@ -1,4 +1,5 @@
-//! The redb file both stores share: table layout, JSON values and where the blocking IO runs.
+//! The redb file both stores share: table layout, JSON values sealed with the data key (see
+//! [`super::at_rest`]) and where the blocking IO runs.
 //!
 //! redb is synchronous and a durable commit waits for an fsync. Every transaction therefore runs
 //! on tokio's blocking pool ([`Db::run`]) so that a slow disk never stalls the async worker
@@ -10,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use openraft::{AnyError, ErrorSubject, ErrorVerb, StorageError, StorageIOError};
-use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::raft::at_rest::{self, DataKey, Found, KeyPlan, Keys, Refused, UnlockKey};
 use crate::raft::{Error, NodeId};
 
 /// The file inside the data directory.
@@ -42,6 +44,10 @@ pub(crate) const SERVICES: StrTable = TableDefinition::new("sm_services");
 pub(crate) const TASKS: StrTable = TableDefinition::new("sm_tasks");
 /// The current snapshot: `meta` (JSON of `SnapshotMeta`) and `data` (its bytes).
 pub(crate) const SNAPSHOT: StrTable = TableDefinition::new("sm_snapshot");
+/// The data key, wrapped by the unlock key: the one value that is not sealed with it.
+const KEYS: StrTable = TableDefinition::new("at_rest");
+/// `at_rest` key of the wrapped data key.
+const WRAPPED_DATA_KEY: &str = "data_key";
 
 /// Every string-keyed table, created when the file is opened so that readers never meet a
 /// missing table.
@@ -55,14 +61,23 @@ pub(crate) struct Db {
     /// The first IO error: redb refuses every later write with "previous I/O error", which
     /// says nothing of the cause (a full disk), so later errors carry this one's message.
     first_io_error: std::sync::Mutex<Option<String>>,
+    /// Seals every value written and opens every value read.
+    data_key: DataKey,
+}
+
+/// The open file and the unlock key to show the operator once, if a new one was made.
+pub(crate) struct Opened {
+    pub(crate) db: Db,
+    pub(crate) new_unlock_key: Option<UnlockKey>,
 }
 
 impl Db {
-    /// Open or create the file, verifying every page checksum: a damaged file fails here with
-    /// [`Error::Corrupt`] rather than later, in the middle of serving the cluster.
-    pub(crate) fn open(path: &Path) -> Result<Db, Error> {
-        // The store holds the CA key and the token secrets: it must exist as 0600 before redb
-        // opens it, or redb would create it with the process's umask.
+    /// Open or create the file, verifying every page checksum (a damaged file fails here with
+    /// [`Error::Corrupt`] rather than later, in the middle of serving the cluster), and unlock
+    /// it: `key_file` is where the unlock key is kept unless `keys` asks for autolock.
+    pub(crate) fn open(path: &Path, key_file: &Path, keys: &Keys) -> Result<Opened, Error> {
+        // The file must exist as 0600 before redb opens it, or redb would create it with the
+        // process's umask.
         drop(crate::private_files::create_file(path).map_err(|e| storage_error(path, e.into()))?);
         let database = redb::Builder::new()
             .set_check_integrity_on_open(true)
@@ -74,18 +89,110 @@ impl Db {
                 },
                 other => storage_error(path, other.into()),
             })?;
-        let db = Db {
+        let mut db = Db {
             database,
             path: path.to_owned(),
             first_io_error: std::sync::Mutex::new(None),
+            data_key: DataKey::generate(),
         };
         db.create_tables()?;
-        Ok(db)
+        let wrapped = db.wrapped_data_key()?;
+        let found = Found {
+            wrapped: wrapped.is_some(),
+            key_file: read_key_file(key_file)?,
+        };
+        let plan = match at_rest::plan(&found, keys) {
+            Ok(plan) => plan,
+            Err(Refused::Locked) => {
+                return Err(Error::Locked {
+                    path: path.to_owned(),
+                });
+            }
+        };
+        if let (Some(wrapped), Some(key)) = (&wrapped, &plan.opens_with) {
+            db.data_key = match key.unwrap(wrapped) {
+                Ok(data_key) => data_key,
+                // A key file left behind by a crash just after autolock replaced its key.
+                Err(_) if keys.autolock && keys.supplied.is_none() => {
+                    remove_key_file(key_file)?;
+                    return Err(Error::Locked {
+                        path: path.to_owned(),
+                    });
+                }
+                Err(source) => {
+                    return Err(Error::Unlock {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            };
+        }
+        db.store_keys(&plan, wrapped.is_none())?;
+        match &plan.key_file {
+            Some(key) if found.key_file.as_ref() != Some(key) => {
+                crate::private_files::write_atomic(key_file, key.to_text().as_bytes())
+                    .map_err(|e| storage_error(key_file, e.into()))?;
+            }
+            Some(_) => {}
+            None => remove_key_file(key_file)?,
+        }
+        Ok(Opened {
+            db,
+            new_unlock_key: plan.show,
+        })
+    }
+
+    /// The wrapped data key, if the store has one.
+    fn wrapped_data_key(&self) -> Result<Option<Vec<u8>>, Error> {
+        let txn = self.database.begin_read().map_err(|e| self.error(e))?;
+        let table = txn.open_table(KEYS).map_err(|e| self.error(e))?;
+        let value = table.get(WRAPPED_DATA_KEY).map_err(|e| self.error(e))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    /// Stores the data key wrapped as `plan` says; a store that had none yet (new, or written
+    /// by a version that kept it in clear) has every value sealed in the same transaction.
+    fn store_keys(&self, plan: &KeyPlan, first: bool) -> Result<(), Error> {
+        let Some(kek) = &plan.wrap_with else {
+            return Ok(());
+        };
+        let txn = self.database.begin_write().map_err(|e| self.error(e))?;
+        {
+            if first {
+                let mut log = txn.open_table(LOG).map_err(|e| self.error(e))?;
+                let plain: Vec<(u64, Vec<u8>)> = (log.iter().map_err(|e| self.error(e))?)
+                    .map(|item| item.map(|(k, v)| (k.value(), v.value().to_vec())))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| self.error(e))?;
+                for (index, bytes) in plain {
+                    let sealed = self.seal(&bytes);
+                    log.insert(index, sealed.as_slice())
+                        .map_err(|e| self.error(e))?;
+                }
+                for table in STR_TABLES {
+                    let mut t = txn.open_table(table).map_err(|e| self.error(e))?;
+                    let plain: Vec<(String, Vec<u8>)> = (t.iter().map_err(|e| self.error(e))?)
+                        .map(|item| item.map(|(k, v)| (k.value().to_owned(), v.value().to_vec())))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| self.error(e))?;
+                    for (key, bytes) in plain {
+                        let sealed = self.seal(&bytes);
+                        t.insert(key.as_str(), sealed.as_slice())
+                            .map_err(|e| self.error(e))?;
+                    }
+                }
+            }
+            let mut keys = txn.open_table(KEYS).map_err(|e| self.error(e))?;
+            keys.insert(WRAPPED_DATA_KEY, kek.wrap(&self.data_key).as_slice())
+                .map_err(|e| self.error(e))?;
+        }
+        txn.commit().map_err(|e| self.error(e))
     }
 
     fn create_tables(&self) -> Result<(), Error> {
         let txn = self.database.begin_write().map_err(|e| self.error(e))?;
         txn.open_table(LOG).map_err(|e| self.error(e))?;
+        txn.open_table(KEYS).map_err(|e| self.error(e))?;
         for table in STR_TABLES {
             txn.open_table(table).map_err(|e| self.error(e))?;
         }
@@ -128,8 +235,28 @@ impl Db {
         storage_error(&self.path, e)
     }
 
-    /// Decode a stored value; `what` names it (`table/key`) in the error.
+    /// `plain` sealed with the data key, to store.
+    pub(crate) fn seal(&self, plain: &[u8]) -> Vec<u8> {
+        self.data_key.seal(plain)
+    }
+
+    /// Open and decode a stored value; `what` names it (`table/key`) in the error.
     pub(crate) fn decode<T: DeserializeOwned>(&self, what: &str, bytes: &[u8]) -> Result<T, Error> {
+        let plain = self.open_sealed(what, bytes)?;
+        self.parse(what, &plain)
+    }
+
+    /// The plain bytes of a stored value.
+    pub(crate) fn open_sealed(&self, what: &str, bytes: &[u8]) -> Result<Vec<u8>, Error> {
+        self.data_key.open(bytes).map_err(|source| Error::Sealed {
+            path: self.path.clone(),
+            what: what.to_owned(),
+            source,
+        })
+    }
+
+    /// Decode a value that is not stored (a snapshot received from the leader).
+    pub(crate) fn parse<T: DeserializeOwned>(&self, what: &str, bytes: &[u8]) -> Result<T, Error> {
         serde_json::from_slice(bytes).map_err(|source| Error::Decode {
             path: self.path.clone(),
             what: what.to_owned(),
@@ -159,7 +286,7 @@ impl Db {
         key: &str,
         value: &T,
     ) -> Result<(), Error> {
-        let bytes = encode(key, value)?;
+        let bytes = self.seal(&encode(key, value)?);
         let txn = self.database.begin_write().map_err(|e| self.error(e))?;
         {
             let mut table_ref = txn.open_table(table).map_err(|e| self.error(e))?;
@@ -168,6 +295,27 @@ impl Db {
                 .map_err(|e| self.error(e))?;
         }
         txn.commit().map_err(|e| self.error(e))
+    }
+}
+
+/// The unlock key in `path`, if the file exists.
+fn read_key_file(path: &Path) -> Result<Option<UnlockKey>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => UnlockKey::parse(&text)
+            .map(Some)
+            .map_err(|source| Error::Unlock {
+                path: path.to_owned(),
+                source,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(storage_error(path, e.into())),
+    }
+}
+
+fn remove_key_file(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(storage_error(path, e.into())),
+        _ => Ok(()),
     }
 }
 

@@ -99,6 +99,7 @@ fn removing_a_node_revokes_it_and_the_members_follow_the_state() {
             tokens: crate::pki::TokenStore::generate(&ca.fingerprint()).expect("tokens"),
             created_at_ms: 1,
             revoked: Default::default(),
+            node_cert_validity_s: None,
         },
     });
     state.nodes.insert("w1".into(), node("w1"));

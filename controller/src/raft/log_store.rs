@@ -85,7 +85,7 @@ fn write_entries(db: &Db, entries: Vec<(u64, Vec<u8>)>) -> Result<(), Error> {
         let mut table = txn.open_table(LOG).map_err(|e| db.error(e))?;
         for (index, bytes) in &entries {
             table
-                .insert(*index, bytes.as_slice())
+                .insert(*index, db.seal(bytes).as_slice())
                 .map_err(|e| db.error(e))?;
         }
     }
@@ -95,7 +95,7 @@ fn write_entries(db: &Db, entries: Vec<(u64, Vec<u8>)>) -> Result<(), Error> {
 /// Delete the entries in `range`, recording `purged` as the last purged id in the same
 /// transaction (a crash never leaves the pointer behind the log or the log behind the pointer).
 fn delete_entries(db: &Db, range: IndexRange, purged: Option<LogId<NodeId>>) -> Result<(), Error> {
-    let purged = purged.map(|id| db::encode(LAST_PURGED, &id)).transpose()?;
+    let purged = (purged.map(|id| db::encode(LAST_PURGED, &id)).transpose()?).map(|b| db.seal(&b));
     let txn = db.database().begin_write().map_err(|e| db.error(e))?;
     {
         let mut table = txn.open_table(LOG).map_err(|e| db.error(e))?;
@@ -116,7 +116,7 @@ fn delete_entries(db: &Db, range: IndexRange, purged: Option<LogId<NodeId>>) -> 
 /// it to re-apply committed entries after a restart, and a pointer a little behind merely
 /// leaves those entries to be committed again by the next leader, as for any follower.
 fn save_committed_lazily(db: &Db, committed: Option<LogId<NodeId>>) -> Result<(), Error> {
-    let bytes = db::encode(COMMITTED, &committed)?;
+    let bytes = db.seal(&db::encode(COMMITTED, &committed)?);
     let mut txn = db.database().begin_write().map_err(|e| db.error(e))?;
     txn.set_durability(redb::Durability::None)
         .map_err(|e| db.error(redb::Error::from(e)))?;

@@ -7,7 +7,8 @@
 //!                                 └▶ watch::Sender<version> wakes readers
 //! ```
 //!
-//! Both stores live in one redb file, `<data dir>/raft.redb`, opened by [`open_store`].
+//! Both stores live in one redb file, `<data dir>/raft.redb`, opened by [`open_store`]; every
+//! value in it is sealed with the store's data key ([`at_rest`]).
 //!
 //! # Layout
 //! - [`command`]: [`Command`], every replicated write, and its [`Response`].
@@ -20,8 +21,10 @@
 //! - [`state_machine`]: applied state, membership and snapshots ([`StateMachineStore`]);
 //!   its child `snapshot` builds, installs and reads snapshots.
 //! - [`network`]: Raft RPC between managers: HTTPS with mutual TLS, managers only.
-//! - `db`: the shared redb file: tables, JSON values, blocking IO off the async threads.
+//! - [`at_rest`]: encryption at rest: the data key, the unlock key, autolock (what to keep).
+//! - `db`: the shared redb file: tables, sealed JSON values, blocking IO off the async threads.
 
+pub mod at_rest;
 pub mod changes;
 pub mod cluster_info;
 pub mod command;
@@ -102,6 +105,36 @@ pub enum Error {
         /// Why.
         #[source]
         source: serde_json::Error,
+    },
+    /// The store is encrypted and its unlock key is neither in the data directory nor given.
+    #[error(
+        "{path} is locked (autolock): run `reconciler unlock --data-dir <this data dir>` and paste the unlock key printed when autolock was turned on"
+    )]
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The unlock key is malformed or does not open the store.
+    #[error("{path}: {source}")]
+    Unlock {
+        /// The store or the key file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: at_rest::KeyError,
+    },
+    /// A stored value does not open with the store's data key.
+    #[error(
+        "{path} is corrupt: {what}: {source}; restore it from a backup or remove the data directory to rejoin"
+    )]
+    Sealed {
+        /// The file.
+        path: PathBuf,
+        /// Which value (`table/key`).
+        what: String,
+        /// Why.
+        #[source]
+        source: at_rest::KeyError,
     },
     /// Reading or writing the file failed (IO error, full disk, file format upgrade needed).
     #[error("{path}: {source}")]
@@ -195,27 +228,51 @@ impl Config {
     }
 }
 
-/// Open (or create) `data_dir/raft.redb` and the two stores that share it.
+/// The opened stores, and the unlock key to show the operator once if autolock just made one.
+pub struct Opened {
+    /// The Raft log.
+    pub log: LogStore,
+    /// The state machine.
+    pub sm: StateMachineStore,
+    /// A new unlock key: print it once; it is kept nowhere else.
+    pub new_unlock_key: Option<at_rest::UnlockKey>,
+}
+
+/// Open (or create) `data_dir/raft.redb` with the unlock key in the data directory (created
+/// with a new store): [`open_store_with`] and no autolock.
+pub fn open_store(data_dir: &Path) -> Result<(LogStore, StateMachineStore), Error> {
+    open_store_with(data_dir, &at_rest::Keys::default()).map(|o| (o.log, o.sm))
+}
+
+/// Open (or create) `data_dir/raft.redb` and the two stores that share it, unlocked as `keys`
+/// says.
 ///
 /// Blocks while it reads the file and loads the cluster state into memory: call it at start-up,
 /// or through `spawn_blocking`. A damaged file or undecodable value is an error
-/// ([`Error::Corrupt`], [`Error::Decode`]): a manager never starts from a wrong state.
-pub fn open_store(data_dir: &Path) -> Result<(LogStore, StateMachineStore), Error> {
+/// ([`Error::Corrupt`], [`Error::Decode`]): a manager never starts from a wrong state. An
+/// encrypted store without its unlock key is [`Error::Locked`].
+pub fn open_store_with(data_dir: &Path, keys: &at_rest::Keys) -> Result<Opened, Error> {
     crate::private_files::create_dir(data_dir).map_err(|source| Error::CreateDir {
         path: data_dir.to_owned(),
         source,
     })?;
     let path = data_dir.join(DB_FILE_NAME);
-    let db = Arc::new(db::Db::open(&path)?);
+    let opened = db::Db::open(&path, &data_dir.join(at_rest::KEY_FILE_NAME), keys)?;
+    let db = Arc::new(opened.db);
     let log = LogStore::open(db.clone())?;
     let sm = StateMachineStore::open(db)?;
     tracing::info!(
         path = %path.display(),
         last_applied = ?sm.last_applied(),
         version = sm.read(|s| s.version),
+        autolock = keys.autolock,
         "opened the replicated store"
     );
-    Ok((log, sm))
+    Ok(Opened {
+        log,
+        sm,
+        new_unlock_key: opened.new_unlock_key,
+    })
 }
 
 #[cfg(test)]
@@ -226,3 +283,6 @@ mod store_test;
 
 #[cfg(test)]
 mod raft_test;
+
+#[cfg(test)]
+mod at_rest_test;

@@ -52,7 +52,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::pki::tls;
-use crate::pki::{CaCert, NodeCert, PeerIdentity};
+use crate::pki::{CaCert, CurrentCert, PeerIdentity};
 use crate::raft::doors::Door;
 use crate::raft::{NodeId, Raft, StateMachineStore, TypeConfig};
 
@@ -95,10 +95,11 @@ pub struct Network {
 }
 
 impl Network {
-    /// A network that authenticates as `node` and trusts servers certified by `ca`, and retries
+    /// A network that authenticates with the certificate in force in `node` and trusts servers
+    /// certified by `ca`, and retries
     /// a peer it could not reach every `retry` ([`crate::raft::Config::unreachable_retry`]).
-    pub fn new(ca: &CaCert, node: &NodeCert, retry: Duration) -> Result<Self, Error> {
-        let config = tls::client_config(ca, node)?;
+    pub fn new(ca: &CaCert, node: Arc<CurrentCert>, retry: Duration) -> Result<Self, Error> {
+        let config = tls::client_config_current(ca, node)?;
         let client = reqwest::Client::builder()
             // reqwest only recognises a `rustls::ClientConfig` by value.
             .use_preconfigured_tls(config.as_ref().clone())

@@ -11,8 +11,8 @@ use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
 use super::*;
-use crate::pki::ClusterCa;
 use crate::pki::node::DEFAULT_NODE_CERT_VALIDITY;
+use crate::pki::{ClusterCa, NodeCert};
 use crate::raft::{ClusterState, Command, Config, Response, StateMachineStore, open_store};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -45,8 +45,12 @@ impl Manager {
         let listener = TcpListener::bind((LOCALHOST, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = Config::default().to_openraft("test").expect("config");
-        let network =
-            Network::new(ca.cert(), &cert, Config::default().unreachable_retry()).expect("network");
+        let network = Network::new(
+            ca.cert(),
+            crate::pki::CurrentCert::new(ca.cert(), &cert).expect("cert"),
+            Config::default().unreachable_retry(),
+        )
+        .expect("network");
         let raft = Raft::new(id, config, network, log, sm.clone())
             .await
             .expect("raft");
@@ -300,7 +304,12 @@ async fn an_unreachable_peer_is_retried_within_the_election_timeout() {
         };
         let retry = config.unreachable_retry();
         assert!(retry < Duration::from_millis(election_ms), "{config:?}");
-        let mut network = Network::new(ca.cert(), &cert, retry).expect("network");
+        let mut network = Network::new(
+            ca.cert(),
+            crate::pki::CurrentCert::new(ca.cert(), &cert).expect("cert"),
+            retry,
+        )
+        .expect("network");
         let peer = network.new_client(2, &BasicNode::new("127.0.0.1:1")).await;
         assert_eq!(peer.backoff().next(), Some(retry));
     }

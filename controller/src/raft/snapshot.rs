@@ -1,5 +1,6 @@
 //! Snapshots of the state machine: JSON of the applied state (`last_applied`,
-//! `last_membership`, `state`), kept as the current snapshot in the `sm_snapshot` table.
+//! `last_membership`, `state`), kept sealed as the current snapshot in the `sm_snapshot` table
+//! and handed to openraft (and so to followers, inside mutual TLS) in clear.
 
 use super::*;
 
@@ -64,10 +65,10 @@ fn keep_if_newer(
             return Ok(());
         }
         table
-            .insert(SNAPSHOT_META, meta.as_slice())
+            .insert(SNAPSHOT_META, db.seal(&meta).as_slice())
             .map_err(|e| db.error(e))?;
         table
-            .insert(SNAPSHOT_DATA, data.as_slice())
+            .insert(SNAPSHOT_DATA, db.seal(&data).as_slice())
             .map_err(|e| db.error(e))?;
     }
     txn.commit().map_err(|e| db.error(e))
@@ -84,7 +85,7 @@ pub(super) async fn install(
     let failed = |e| db::to_raft(e, subject.clone(), ErrorVerb::Write);
     let mut applied: Applied = shared
         .db
-        .decode("received snapshot", &data)
+        .parse("received snapshot", &data)
         .map_err(failed)?;
     // The meta is what openraft acts on; the state must be filed under the same pointers.
     applied.last_applied = meta.last_log_id;
@@ -137,6 +138,8 @@ fn read_current(db: &Db) -> Result<Option<Snapshot<TypeConfig>>, Error> {
     };
     Ok(Some(Snapshot {
         meta: db.decode("sm_snapshot/meta", meta.value())?,
-        snapshot: Box::new(Cursor::new(data.value().to_vec())),
+        snapshot: Box::new(Cursor::new(
+            db.open_sealed("sm_snapshot/data", data.value())?,
+        )),
     }))
 }

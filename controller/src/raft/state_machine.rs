@@ -554,21 +554,21 @@ impl Writes {
             for (table, id, value) in &self.objects {
                 let mut t = txn.open_table(*table).map_err(|e| db.error(e))?;
                 match value {
-                    Some(bytes) => t.insert(id.as_str(), bytes.as_slice()).map(drop),
+                    Some(bytes) => t.insert(id.as_str(), db.seal(bytes).as_slice()).map(drop),
                     None => t.remove(id.as_str()).map(drop),
                 }
                 .map_err(|e| db.error(e))?;
             }
             let mut meta = txn.open_table(SM_META).map_err(|e| db.error(e))?;
             for (key, bytes) in &self.meta {
-                meta.insert(*key, bytes.as_slice())
+                meta.insert(*key, db.seal(bytes).as_slice())
                     .map_err(|e| db.error(e))?;
             }
             if let Some((meta, data)) = &self.snapshot {
                 let mut t = txn.open_table(SNAPSHOT).map_err(|e| db.error(e))?;
-                t.insert(SNAPSHOT_META, meta.as_slice())
+                t.insert(SNAPSHOT_META, db.seal(meta).as_slice())
                     .map_err(|e| db.error(e))?;
-                t.insert(SNAPSHOT_DATA, data.as_slice())
+                t.insert(SNAPSHOT_DATA, db.seal(data).as_slice())
                     .map_err(|e| db.error(e))?;
             }
         }

@@ -425,6 +425,7 @@ fn cluster_info(id: &str) -> ClusterInfo {
         tokens: TokenStore::generate(&ca.fingerprint()).expect("tokens"),
         created_at_ms: 1,
         revoked: Default::default(),
+        node_cert_validity_s: None,
     }
 }
 

@@ -10,6 +10,7 @@ use openraft::{
     CommittedLeaderId, Entry, EntryPayload, LogId, Membership, RaftLogReader, RaftSnapshotBuilder,
     StorageError, Vote,
 };
+use redb::ReadableDatabase;
 use tempfile::TempDir;
 
 use super::fixtures::script;
@@ -218,13 +219,24 @@ async fn a_damaged_page_is_reported_as_corrupt() {
     assert_tells_what_to_do(&e, dir.path());
 }
 
-/// Overwrite one stored value with bytes that are not JSON.
-fn spoil(dir: &Path, table: db::StrTable, key: &str) {
-    let db = redb::Database::create(dir.join("raft.redb")).expect("open redb");
-    let txn = db.begin_write().expect("write");
+/// Overwrite one stored value with `bytes`, sealed with the store's data key when `sealed`.
+fn spoil(dir: &Path, table: db::StrTable, key: &str, bytes: &[u8], sealed: bool) {
+    let opened = db::Db::open(
+        &dir.join("raft.redb"),
+        &dir.join(at_rest::KEY_FILE_NAME),
+        &at_rest::Keys::default(),
+    )
+    .expect("open");
+    let db = opened.db;
+    let value = if sealed {
+        db.seal(bytes)
+    } else {
+        bytes.to_vec()
+    };
+    let txn = db.database().begin_write().expect("write");
     txn.open_table(table)
         .expect("table")
-        .insert(key, b"{not json".as_slice())
+        .insert(key, value.as_slice())
         .expect("insert");
     txn.commit().expect("commit");
 }
@@ -243,10 +255,18 @@ async fn an_undecodable_value_is_reported_with_its_place() {
             sm.apply(entries()).await.expect("apply");
             sm.flush().await.expect("flush");
         }
-        spoil(dir.path(), table, key);
+        spoil(dir.path(), table, key, b"{not json", true);
         let e = open_error(dir.path());
         assert!(
             matches!(&e, Error::Decode { what: w, .. } if w == what),
+            "{e:?}"
+        );
+        assert_tells_what_to_do(&e, dir.path());
+        // A value in clear in an encrypted store was not written by the store.
+        spoil(dir.path(), table, key, b"{}", false);
+        let e = open_error(dir.path());
+        assert!(
+            matches!(&e, Error::Sealed { what: w, source: at_rest::KeyError::NotSealed, .. } if w == what),
             "{e:?}"
         );
         assert_tells_what_to_do(&e, dir.path());
@@ -258,4 +278,186 @@ fn a_second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _first = open_store(dir.path()).expect("open");
     assert!(matches!(open_error(dir.path()), Error::InUse { .. }));
+}
+
+fn cluster_info() -> cluster_info::ClusterInfo {
+    let ca = crate::pki::ClusterCa::generate("c1").expect("ca");
+    cluster_info::ClusterInfo {
+        id: "c1".into(),
+        ca: ca.to_pem(),
+        tokens: crate::pki::TokenStore::generate(&ca.fingerprint()).expect("tokens"),
+        created_at_ms: 1,
+        revoked: Default::default(),
+        node_cert_validity_s: None,
+    }
+}
+
+/// Whether `needle` occurs anywhere in the store file.
+fn file_contains(dir: &Path, needle: &[u8]) -> bool {
+    let bytes = std::fs::read(dir.join("raft.redb")).expect("read the store");
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn the_store_file_holds_neither_the_ca_key_nor_a_token_secret_in_clear() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let info = cluster_info();
+    let mut all = entries();
+    all.push(Entry {
+        log_id: log_id(1, all.len() as u64 + 1),
+        payload: EntryPayload::Normal(Command::InitCluster {
+            cluster: info.clone(),
+        }),
+    });
+    {
+        let (mut log, mut sm) = open_store(dir.path()).expect("open");
+        log.blocking_append(all.clone()).await.expect("append");
+        sm.apply(all).await.expect("apply");
+        sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .expect("snapshot");
+        sm.flush().await.expect("flush");
+        assert_eq!(sm.read(|s| s.cluster.clone()), Some(info.clone()));
+    }
+    // The log entry, the applied identity and the snapshot each carried the secrets.
+    let key_body = info.ca.key_pem.lines().nth(1).expect("a PEM body line");
+    let worker = info
+        .tokens
+        .current(crds::node::NodeRole::Worker)
+        .to_string();
+    let manager = info
+        .tokens
+        .current(crds::node::NodeRole::Manager)
+        .to_string();
+    for needle in ["PRIVATE KEY", key_body, &worker, &manager, "sm_tasks"] {
+        let found = file_contains(dir.path(), needle.as_bytes());
+        // Table names are redb's own, in clear: the control shows the search works.
+        assert_eq!(found, needle == "sm_tasks", "{needle:?} in the store file");
+    }
+    let worker_secret = worker.split('-').nth(4).expect("the secret part");
+    assert!(!file_contains(dir.path(), worker_secret.as_bytes()));
+    let reopened = loop {
+        match open_store(dir.path()) {
+            Ok((_, sm)) => break sm,
+            Err(Error::InUse { .. }) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => panic!("reopen: {e}"),
+        }
+    };
+    assert_eq!(reopened.read(|s| s.cluster.clone()), Some(info));
+}
+
+#[test]
+fn the_unlock_key_is_kept_in_a_private_key_file_and_a_wrong_one_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open_store(dir.path()).expect("open"));
+    let key_file = dir.path().join(at_rest::KEY_FILE_NAME);
+    let text = std::fs::read_to_string(&key_file).expect("a key file");
+    let key = at_rest::UnlockKey::parse(&text).expect("an unlock key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::remove_file(&key_file).expect("remove");
+    let e = open_error(dir.path());
+    assert!(matches!(e, Error::Locked { .. }), "{e:?}");
+    assert!(e.to_string().contains("reconciler unlock"), "{e}");
+    let wrong = at_rest::Keys {
+        autolock: false,
+        supplied: Some(at_rest::UnlockKey::generate()),
+    };
+    let e = open_store_with(dir.path(), &wrong).err().expect("refused");
+    assert!(
+        matches!(
+            e,
+            Error::Unlock {
+                source: at_rest::KeyError::Wrong,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let right = at_rest::Keys {
+        autolock: false,
+        supplied: Some(key.clone()),
+    };
+    drop(open_store_with(dir.path(), &right).expect("the right key opens"));
+    let again = std::fs::read_to_string(&key_file).expect("autolock off: the key is kept again");
+    assert_eq!(at_rest::UnlockKey::parse(&again), Ok(key));
+}
+
+#[test]
+fn autolock_shows_a_new_key_once_keeps_none_and_locks_the_next_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open_store(dir.path()).expect("open without autolock"));
+    let key_file = dir.path().join(at_rest::KEY_FILE_NAME);
+    let old = at_rest::UnlockKey::parse(&std::fs::read_to_string(&key_file).expect("key file"))
+        .expect("a key");
+    let autolock = at_rest::Keys {
+        autolock: true,
+        supplied: None,
+    };
+    let opened = open_store_with(dir.path(), &autolock).expect("turn autolock on");
+    let new = opened.new_unlock_key.clone().expect("a new key is shown");
+    assert_ne!(new, old);
+    drop(opened);
+    assert!(!key_file.exists(), "autolock keeps no key on disk");
+    let e = open_store_with(dir.path(), &autolock)
+        .err()
+        .expect("locked");
+    assert!(matches!(e, Error::Locked { .. }), "{e:?}");
+    let old_key = at_rest::Keys {
+        autolock: true,
+        supplied: Some(old),
+    };
+    let e = open_store_with(dir.path(), &old_key)
+        .err()
+        .expect("the old key is void");
+    assert!(matches!(e, Error::Unlock { .. }), "{e:?}");
+    let new_key = at_rest::Keys {
+        autolock: true,
+        supplied: Some(new),
+    };
+    let opened = open_store_with(dir.path(), &new_key).expect("the shown key opens");
+    assert!(opened.new_unlock_key.is_none());
+    drop(opened);
+    assert!(!key_file.exists());
+}
+
+#[test]
+fn a_store_written_in_clear_is_sealed_when_first_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("raft.redb");
+    {
+        // What an older version wrote: JSON values and no data key.
+        let db = redb::Database::create(&path).expect("create");
+        let txn = db.begin_write().expect("write");
+        txn.open_table(db::SM_META)
+            .expect("table")
+            .insert("version", b"7".as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let (_, sm) = open_store(dir.path()).expect("open an older store");
+    assert_eq!(sm.read(|s| s.version), 7);
+    drop(sm);
+    let db = loop {
+        match redb::Database::create(&path) {
+            Ok(db) => break db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("open: {e}"),
+        }
+    };
+    let txn = db.begin_read().expect("read");
+    let table = txn.open_table(db::SM_META).expect("table");
+    let value = table.get("version").expect("get").expect("kept");
+    assert!(at_rest::is_sealed(value.value()), "sealed in place");
 }
