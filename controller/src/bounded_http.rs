@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// How often refusals are summarised in the log.
-const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
+pub const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
 
 /// Bounds of one listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,43 @@ impl Limits {
             max_per_address: 64,
             header_timeout: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The manager endpoint's bounds (Raft, node sessions, the admin API and the join endpoint on
+/// one port). Connections that have not shown a cluster certificate — a TLS handshake under
+/// way, or a joiner, which sends a token instead — get an eighth of the file descriptors
+/// (64 to 2,048), 64 per source address, a deadline for their headers and one for their whole
+/// life. Connections of members (a verified certificate) are long-lived, pooled HTTP/2: half of
+/// the descriptors (256 to 65,536) and 1,024 per address (nodes behind one NAT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterLimits {
+    /// Connections not (yet) authenticated by a certificate.
+    pub unauthenticated: Limits,
+    /// Connections of members.
+    pub members: Limits,
+}
+
+impl ClusterLimits {
+    /// The bounds for a process allowed `fd_limit` open files (when known).
+    pub fn for_fd_limit(fd_limit: Option<u64>) -> Self {
+        let fds = fd_limit.unwrap_or(1024);
+        let share = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        ClusterLimits {
+            unauthenticated: Limits {
+                max_connections: share(fds / 8).clamp(64, 2048),
+                max_per_address: 64,
+                header_timeout: Duration::from_secs(10),
+                connection_timeout: Duration::from_secs(30),
+            },
+            members: Limits {
+                max_connections: share(fds / 2).clamp(256, 65_536),
+                max_per_address: 1024,
+                // Members' connections carry streams that last as long as the node runs.
+                header_timeout: Duration::from_secs(30),
+                connection_timeout: Duration::MAX,
+            },
         }
     }
 }

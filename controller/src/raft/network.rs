@@ -21,8 +21,9 @@
 //! peer is a [`NetworkError`] (retried at the next heartbeat), and an error returned by the
 //! remote Raft is a [`RemoteError`].
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -33,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json};
 use crds::node::NodeRole;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use openraft::BasicNode;
@@ -51,6 +52,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use crate::bounded_http::{self, Admitted, ClusterLimits, Gate};
 use crate::pki::tls;
 use crate::pki::{CaCert, CurrentCert, PeerIdentity};
 use crate::raft::doors::Door;
@@ -299,34 +301,76 @@ pub fn closing(version: Version, mut response: Response) -> Response {
     response
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` is cancelled.
-///
-/// Each connection gets its own task: the TLS handshake (bounded by a timeout), then HTTP/1.1
-/// or HTTP/2 as the client speaks. The verified client certificate's [`PeerIdentity`] is added
-/// to every request's extensions (absent if the client sent none, which only a config that
-/// allows it, like [`tls::server_config_join`], lets through). Failed handshakes and broken
-/// connections are logged and dropped; they never stop the server. On shutdown the listener
-/// closes at once and open connections get a short drain.
+/// Serves `app` over TLS on `listener` until `shutdown` is cancelled, within the bounds
+/// [`ClusterLimits::for_fd_limit`] gives for this process's file descriptors.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Router,
     shutdown: CancellationToken,
 ) {
+    let limits = ClusterLimits::for_fd_limit(bounded_http::open_file_limit());
+    serve_tls_within(listener, tls, app, limits, shutdown).await;
+}
+
+/// Serves `app` over TLS on `listener` within `limits` until `shutdown` is cancelled.
+///
+/// Each connection gets its own task: the TLS handshake (bounded by a timeout), then HTTP/1.1
+/// or HTTP/2 as the client speaks. Until it has shown a cluster certificate a connection counts
+/// against the unauthenticated caps (in total and per source address); a member's connection
+/// then moves to the members' caps, while one without a certificate (a joiner) keeps a header
+/// deadline and a deadline for its whole life. Refused connections are closed at once and
+/// summarised in the log. The verified client certificate's [`PeerIdentity`] is added to every
+/// request's extensions. Failed handshakes and broken connections are logged and dropped; they
+/// never stop the server. On shutdown the listener closes at once and open connections get a
+/// short drain.
+pub async fn serve_tls_within(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    limits: ClusterLimits,
+    shutdown: CancellationToken,
+) {
     let acceptor = TlsAcceptor::from(tls);
     let mut connections = tokio::task::JoinSet::new();
+    let mut unauthenticated = Gate::new(limits.unauthenticated, "manager endpoint");
+    let members = Arc::new(Mutex::new(Gate::new(
+        limits.members,
+        "manager endpoint (members)",
+    )));
+    let mut summary = tokio::time::interval(bounded_http::REFUSALS_LOGGED_EVERY);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = summary.tick() => {
+                let now = Instant::now();
+                unauthenticated.summarise(now);
+                members.lock().unwrap_or_else(PoisonError::into_inner).summarise(now);
+                continue;
+            }
             accepted = listener.accept() => accepted,
         };
         // Reap finished connection tasks so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
         match accepted {
             Ok((tcp, remote)) => {
+                let Ok(admitted) = unauthenticated.admit(remote.ip(), Instant::now()) else {
+                    // Dropping the socket closes it: a refused client holds nothing here.
+                    continue;
+                };
                 // Handlers see who connected (the join endpoint throttles by address).
                 let app = app.clone().layer(Extension(ConnectInfo(remote)));
-                let conn = serve_connection(acceptor.clone(), tcp, app, shutdown.clone());
+                let conn = serve_connection(
+                    Accepted {
+                        acceptor: acceptor.clone(),
+                        tcp,
+                        remote,
+                        admitted,
+                    },
+                    app,
+                    (members.clone(), limits),
+                    shutdown.clone(),
+                );
                 connections.spawn(async move {
                     if let Err(err) = conn.await {
                         tracing::debug!(%remote, error = %err, "Raft RPC connection ended");
@@ -358,30 +402,70 @@ enum ConnectionError {
     HandshakeTimeout,
     #[error("TLS handshake failed: {0}")]
     Handshake(#[source] std::io::Error),
+    #[error("the members' connection caps are reached")]
+    MembersFull,
+    #[error("an unauthenticated connection reached its deadline")]
+    Deadline,
     #[error("HTTP: {0}")]
     Http(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-async fn serve_connection(
+/// A connection accepted within the unauthenticated caps.
+struct Accepted {
     acceptor: TlsAcceptor,
     tcp: tokio::net::TcpStream,
+    remote: SocketAddr,
+    admitted: Admitted,
+}
+
+async fn serve_connection(
+    accepted: Accepted,
     app: Router,
+    (members, limits): (Arc<Mutex<Gate>>, ClusterLimits),
     shutdown: CancellationToken,
 ) -> Result<(), ConnectionError> {
+    let Accepted {
+        acceptor,
+        tcp,
+        remote,
+        admitted,
+    } = accepted;
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
         .await
         .map_err(|_| ConnectionError::HandshakeTimeout)?
         .map_err(ConnectionError::Handshake)?;
     // The certificate is fixed for the connection's life, so it is read once, here.
-    let app = match tls::peer_identity_of(stream.get_ref().1) {
-        Ok(peer) => app.layer(Extension(peer)),
-        Err(_) => app,
+    let peer = tls::peer_identity_of(stream.get_ref().1).ok();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let (app, _held, deadline) = match peer {
+        Some(peer) => {
+            let member = (members.lock().unwrap_or_else(PoisonError::into_inner))
+                .admit(remote.ip(), Instant::now())
+                .map_err(|_| ConnectionError::MembersFull)?;
+            // A member no longer counts against the unauthenticated caps.
+            drop(admitted);
+            (app.layer(Extension(peer)), member, None)
+        }
+        None => {
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.unauthenticated.header_timeout);
+            let deadline = tokio::time::Instant::now() + limits.unauthenticated.connection_timeout;
+            (app, admitted, Some(deadline))
+        }
     };
-    let builder = auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     tokio::pin!(conn);
+    let cut_off = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         result = conn.as_mut() => return result.map_err(ConnectionError::Http),
+        () = cut_off => return Err(ConnectionError::Deadline),
         () = shutdown.cancelled() => conn.as_mut().graceful_shutdown(),
     }
     match tokio::time::timeout(DRAIN_TIMEOUT, conn).await {
@@ -394,3 +478,7 @@ async fn serve_connection(
 #[cfg(test)]
 #[path = "network_test.rs"]
 mod network_test;
+
+#[cfg(test)]
+#[path = "network_limits_test.rs"]
+mod network_limits_test;
