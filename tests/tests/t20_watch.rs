@@ -110,14 +110,14 @@ fn watch_mode_follows_saves_and_keeps_the_last_good_revision() {
     std::fs::write(stacks.join("web.yml"), WEB.replace("nginx:1", "nginx:4")).expect("fix");
     let fixed = wait_until(Duration::from_secs(10), "the fix", applied("nginx:4"));
     assert!(fixed["rejected"].is_null(), "{fixed}");
-    assert_eq!(
-        reconciler(
-            dir.path(),
-            &["status", "--data-dir", &data.to_string_lossy()]
-        )
-        .code,
-        0
+    // Applied, but no node here runs tasks: `status` does not call that a success.
+    assert_eq!(fixed["verdict"]["state"], "progressing", "{fixed}");
+    let after = reconciler(
+        dir.path(),
+        &["status", "--data-dir", &data.to_string_lossy()],
     );
+    assert_eq!(after.code, 1, "{after:?}");
+    assert!(after.stderr.contains("status: progressing:"), "{after:?}");
 }
 
 #[test]

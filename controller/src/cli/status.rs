@@ -42,8 +42,10 @@ fn parse_timeout(s: &str) -> anyhow::Result<Duration> {
     Ok(crds::units::parse_duration(s)?)
 }
 
-/// Run `status`: exit 0 when the newest revision is applied, 1 when it was rejected or refused,
-/// 2 when there is no state to read. With `--wait`: 0 converged, 1 failed or timed out.
+/// Run `status`: exit 0 only when the newest revision is applied and every service converged;
+/// 1 when it was rejected or refused, an update paused or rolled back, tasks fail, services are
+/// still on their way, or no revision was seen yet; 2 when the manager cannot be asked. With
+/// `--wait`: 0 converged, 1 failed or timed out.
 pub fn run(args: &Args) -> u8 {
     let outcome = block_on(async {
         let client = args.api.client()?;
@@ -70,17 +72,33 @@ fn show(args: &Args, read: &Read<StatusView>) -> u8 {
             "error: the cluster has not seen a revision yet (does the leader follow a source? \
              start it with --repo or --watch)"
         );
-        return EXIT_USAGE;
+        return EXIT_FINDINGS;
     }
+    let verdict = wait::decide(view, &Target::Newest);
     if args.json {
-        println!("{}", to_json(read));
+        println!("{}", to_json_with(read, &verdict));
     } else {
         print!("{}", render(view));
     }
-    if view.record.rejected.is_some() {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
+    let (state, reasons) = verdict_parts(&verdict);
+    if state == "converged" {
+        return EXIT_OK;
+    }
+    // A CI step reads the exit code; the reason goes beside it (stderr: JSON stays parseable).
+    eprintln!("status: {state}:");
+    print_reasons(&reasons);
+    EXIT_FINDINGS
+}
+
+/// The verdict's state (`converged`, `progressing`, `failed`) and its reasons, for the exit
+/// line and the JSON.
+fn verdict_parts(verdict: &Verdict) -> (&'static str, Vec<String>) {
+    match verdict {
+        Verdict::Converged { .. } => ("converged", Vec::new()),
+        Verdict::Pending(why) => ("progressing", vec![why.clone()]),
+        Verdict::Waiting(why) => ("progressing", why.clone()),
+        Verdict::Failed(why) => ("failed", why.clone()),
+        Verdict::TimedOut(why) => ("timed out", why.clone()),
     }
 }
 
@@ -171,7 +189,7 @@ impl<'a> Waiter<'a> {
     fn show(&mut self, read: &Read<StatusView>, verdict: &Verdict, over: bool) {
         if self.args.json {
             if over {
-                print_out(&(to_json(read) + "\n"));
+                print_out(&(to_json_with(read, verdict) + "\n"));
             }
             return;
         }
@@ -226,11 +244,17 @@ fn print_reasons(lines: &[String]) {
     }
 }
 
-/// The record with a `cluster` object and the stacks.
-fn to_json(read: &Read<StatusView>) -> String {
+/// The record with a `cluster` object, the stacks and the `verdict` (`state`: `converged`,
+/// `progressing` or `failed`, and the `reasons`) that the exit code follows.
+fn to_json_with(read: &Read<StatusView>, verdict: &Verdict) -> String {
     let view = &read.data;
     let mut json = serde_json::to_value(&view.record).unwrap_or_default();
     if let Some(object) = json.as_object_mut() {
+        let (state, reasons) = verdict_parts(verdict);
+        object.insert(
+            "verdict".to_owned(),
+            serde_json::json!({ "state": state, "reasons": reasons }),
+        );
         object.insert(
             "cluster".to_owned(),
             serde_json::json!({

@@ -91,3 +91,51 @@ fn wait_options_need_wait() {
         other => panic!("not status: {other:?}"),
     }
 }
+
+fn converged(mut view: StatusView) -> StatusView {
+    for stack in &mut view.stacks {
+        stack.sync = SyncState::Synced;
+        for service in &mut stack.services {
+            service.convergence = Convergence::Converged;
+            service.done = service.desired;
+            service.reasons.clear();
+        }
+    }
+    view
+}
+
+#[test]
+fn the_verdict_says_converged_only_when_every_service_converged() {
+    let progressing = view();
+    let verdict = wait::decide(&progressing, &Target::Newest);
+    assert_eq!(
+        verdict_parts(&verdict),
+        ("progressing", vec!["shop_web: 1 task starting".to_owned()])
+    );
+    let done = converged(view());
+    assert_eq!(
+        verdict_parts(&wait::decide(&done, &Target::Newest)).0,
+        "converged"
+    );
+    let mut rolled_back = view();
+    rolled_back.stacks[0].services[0].convergence = Convergence::Failed;
+    rolled_back.stacks[0].services[0].reasons = vec!["update rolled back".into()];
+    assert_eq!(
+        verdict_parts(&wait::decide(&rolled_back, &Target::Newest)),
+        ("failed", vec!["shop_web: update rolled back".to_owned()])
+    );
+}
+
+#[test]
+fn the_json_carries_the_verdict_the_exit_code_follows() {
+    let read = Read {
+        data: view(),
+        answered_by: "m1".into(),
+        possibly_stale: false,
+    };
+    let verdict = wait::decide(&read.data, &Target::Newest);
+    let json: serde_json::Value =
+        serde_json::from_str(&to_json_with(&read, &verdict)).expect("json");
+    assert_eq!(json["verdict"]["state"], "progressing");
+    assert_eq!(json["verdict"]["reasons"][0], "shop_web: 1 task starting");
+}
