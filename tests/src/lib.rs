@@ -127,7 +127,7 @@ impl Process {
             }
             None => Command::new(reconciler_bin()),
         };
-        let child = command
+        command
             .args(args)
             .current_dir(dir)
             .env("NO_COLOR", "1")
@@ -136,13 +136,16 @@ impl Process {
             .env("RECONCILER_LISTEN_ADDR", "127.0.0.1:0")
             // Only the Docker tests run tasks on the engine; they ask with RECONCILER_AGENT=true.
             .env("RECONCILER_AGENT", "false")
-            .envs(env.iter().copied())
+            .envs(env.iter().copied().filter(|(_, v)| !v.is_empty()))
             // Standard output (what the node tells its operator, e.g. an autolock key) goes to
             // the same log as the log lines.
             .stdout(file.try_clone().expect("log file"))
-            .stderr(file)
-            .spawn()
-            .expect("start reconciler");
+            .stderr(file);
+        // An empty value in `env` unsets the variable (e.g. the listen address set above).
+        for (key, _) in env.iter().filter(|(_, v)| v.is_empty()) {
+            command.env_remove(key);
+        }
+        let child = command.spawn().expect("start reconciler");
         Process { child, log }
     }
 

@@ -11,6 +11,7 @@ use super::{EXIT_OK, EXIT_USAGE};
 use crate::leader::liveness::Timing;
 use crate::node::process::{self, Ended, Tasks};
 use crate::node::runtime::{self, JoinTarget};
+use crate::node::settings::NodeSettings;
 use crate::reconcile::pass;
 use crate::source::webhook::{Secret, Secrets};
 use crate::sync::Options;
@@ -63,16 +64,13 @@ pub struct NodeArgs {
     /// renews its own two thirds of the way in [default: 2160h, 90 days].
     #[arg(long, value_name = "DURATION", value_parser = parse_cert_expiry)]
     pub cert_expiry: Option<Duration>,
-    /// Where a manager serves Raft, node sessions and the admin API.
-    #[arg(
-        long,
-        env = "RECONCILER_LISTEN_ADDR",
-        default_value = "0.0.0.0:7420",
-        value_name = "IP:PORT"
-    )]
-    pub listen_addr: SocketAddr,
-    /// The address other nodes reach this one on (IP, or ip:port behind NAT) [default: the listen
-    /// IP, or the host's outbound IP when listening on all addresses].
+    /// Where a manager serves Raft, node sessions and the admin API; remembered in the data
+    /// directory [default: what it remembers, else 0.0.0.0:7420].
+    #[arg(long, env = "RECONCILER_LISTEN_ADDR", value_name = "IP:PORT")]
+    pub listen_addr: Option<SocketAddr>,
+    /// The address other nodes reach this one on (IP, or ip:port behind NAT); remembered
+    /// [default: what it remembers, else the listen IP, or the host's outbound IP when listening
+    /// on all addresses].
     #[arg(long, value_name = "IP[:PORT]")]
     pub advertise_addr: Option<String>,
     /// Hostname to report to the cluster [default: the host's].
@@ -131,8 +129,9 @@ impl NodeArgs {
         let election_ms = self.election_timeout.as_millis() as u64;
         runtime::Options {
             data_dir,
-            listen_addr: self.listen_addr,
-            advertise_addr: self.advertise_addr.clone(),
+            // Filled in by the process from these flags and what the data directory remembers.
+            listen_addr: crate::node::settings::DEFAULT_LISTEN_ADDR,
+            advertise_addr: None,
             hostname: self.hostname.clone(),
             labels: self.labels.iter().cloned().collect(),
             timing: Timing {
@@ -306,17 +305,16 @@ fn process_options(
     } else {
         None
     };
-    // Published ports bind on the address the node listens on when it names one (so nodes
-    // sharing an engine on 127.0.0.2, 127.0.0.3… never clash), on every address otherwise.
-    let ip = args.node.listen_addr.ip();
-    let tasks = args.node.agent.then(|| Tasks {
-        publish_ip: (!ip.is_unspecified()).then_some(ip),
-    });
+    let tasks = args.node.agent.then_some(Tasks { publish_ip: None });
     Ok(process::Options {
         node: args.node.options(data_dir),
         join,
         tasks,
         follow,
+        settings: NodeSettings {
+            listen_addr: args.node.listen_addr,
+            advertise_addr: args.node.advertise_addr.clone(),
+        },
     })
 }
 

@@ -4,6 +4,7 @@
 //! <data dir>/              0700, every file in it 0600 (crate::private_files)
 //! <data dir>/node.json     NodeConfig: node id, Raft id, role, addresses, known managers
 //! <data dir>/pki/          ca.pem, node.pem, node-key.pem
+//! <data dir>/settings.json listen and advertise addresses, remembered (super::settings)
 //! <data dir>/raft.redb     managers only: the Raft log and state, sealed (crate::raft)
 //! <data dir>/raft.key      managers without autolock: the store's unlock key
 //! <data dir>/unlock.sock   while a manager under autolock waits for `reconciler unlock`

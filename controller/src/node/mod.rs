@@ -20,6 +20,7 @@
 //! - [`call`]: what can go wrong with one request to a manager.
 //! - [`cert_renewal`]: renews the node's certificate two thirds into its validity, in place.
 //! - [`leave`]: the node's end of leaving: ask a manager to remove it.
+//! - [`settings`]: listen and advertise addresses remembered across restarts.
 //! - [`session`]: the node's end of heartbeats: follow the leader, learn role changes.
 //! - [`assignment_client`]: the node's end of its assignment stream and status reports.
 //! - [`store_watch`]: stops the node when its replicated store stops by itself (a full disk).
@@ -35,6 +36,7 @@ pub mod leave;
 pub mod process;
 pub mod runtime;
 pub mod session;
+pub mod settings;
 #[cfg(feature = "testing")]
 pub mod simulated;
 pub mod store_watch;

@@ -20,6 +20,7 @@ use crate::leader::record::RaftRecordStore;
 use crate::node::assignment_client::{AgentLink, Reports};
 use crate::node::layout::NodeConfig;
 use crate::node::runtime::{self, Exit, JoinTarget};
+use crate::node::settings::{DEFAULT_LISTEN_ADDR, NodeSettings};
 use crate::sync::follow::{self, Follow};
 
 /// Everything a node process runs.
@@ -34,12 +35,17 @@ pub struct Options {
     pub tasks: Option<Tasks>,
     /// Follow desired state from this source while leading.
     pub follow: Option<Follow>,
+    /// The node settings given as flags; the ones not given come from what the data directory
+    /// remembers ([`NodeSettings`]), and the result is remembered.
+    pub settings: NodeSettings,
 }
 
 /// How this node runs tasks.
 #[derive(Debug, Clone, Copy)]
 pub struct Tasks {
-    /// The address published ports bind on; every address when `None`.
+    /// The address published ports bind on; when `None`, the IP the node listens on if it
+    /// names one (so nodes sharing an engine on 127.0.0.2, 127.0.0.3… never clash), else every
+    /// address.
     pub publish_ip: Option<IpAddr>,
 }
 
@@ -76,6 +82,19 @@ pub async fn run(
 ) -> Result<Ended, Error> {
     let data_dir = options.node.data_dir.clone();
     prepare_data_dir(&data_dir)?;
+    let mut settings = options
+        .settings
+        .clone()
+        .over(&NodeSettings::load(&data_dir).map_err(runtime::Error::from)?);
+    options.node.listen_addr = settings.listen_addr.unwrap_or(DEFAULT_LISTEN_ADDR);
+    options.node.advertise_addr = settings.advertise_addr.clone();
+    let listen_ip = options.node.listen_addr.ip();
+    if let Some(tasks) = &mut options.tasks
+        && tasks.publish_ip.is_none()
+        && !listen_ip.is_unspecified()
+    {
+        tasks.publish_ip = Some(listen_ip);
+    }
     let store = RaftRecordStore::default();
     let (leading_tx, leading_rx) = tokio::sync::watch::channel(false);
     let _following = match options.follow.take() {
@@ -117,6 +136,13 @@ pub async fn run(
         {
             let _ = running.wait(std::future::ready(())).await;
             return Err(e);
+        }
+        // Remembered once the node runs: a start that failed leaves the last good settings.
+        // A restart in a new role (in this loop) comes back on the same port too.
+        settings = settings.bound_to(running.listen_addr);
+        settings.save(&data_dir).map_err(runtime::Error::from)?;
+        if let Some(listen) = settings.listen_addr {
+            options.node.listen_addr = listen;
         }
         store.set(running.manager.clone());
         let mut leading = running.leading.clone();

@@ -197,6 +197,8 @@ pub struct Running {
     pub manager: Option<Arc<Manager>>,
     /// True while this node leads.
     pub leading: watch::Receiver<bool>,
+    /// Where a manager's endpoint listens (`None` on workers).
+    pub listen_addr: Option<SocketAddr>,
     data_dir: PathBuf,
     stop: CancellationToken,
     session: JoinHandle<SessionEnd>,
@@ -507,6 +509,7 @@ async fn start_manager_on(
     );
     let stop = CancellationToken::new();
     let tls_config = tls::server_config_join_current(&ca, current.clone())?;
+    let listen_addr = listener.local_addr().ok();
     let mut background = vec![tokio::spawn(serve_tls(
         listener,
         tls_config,
@@ -554,6 +557,7 @@ async fn start_manager_on(
         config,
         manager: Some(manager),
         leading,
+        listen_addr,
         data_dir: options.data_dir.clone(),
         stop,
         session,
@@ -586,6 +590,7 @@ fn start_worker(
         config,
         manager: None,
         leading,
+        listen_addr: None,
         data_dir: options.data_dir.clone(),
         stop,
         session,

@@ -1,0 +1,60 @@
+//! A node remembers its own settings: two managers as real processes, stopped and started
+//! again with `--data-dir` alone, come back on the addresses their cluster knows them by and
+//! form their quorum again.
+
+use std::time::Duration;
+
+use tests::cluster::Cluster;
+use tests::{Process, wait_until};
+
+const LONG: Duration = Duration::from_secs(30);
+
+#[test]
+fn managers_restarted_with_only_their_data_dir_come_back_where_the_cluster_knows_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::new(dir.path());
+    let m1 = cluster.init("m1", "127.0.0.1");
+    let token = cluster.token(m1, "manager");
+    let m2 = cluster.join("m2", "127.0.0.2", &token, m1);
+    let two_managers = |cluster: &Cluster| {
+        wait_until(LONG, "two voting managers", || {
+            let nodes = cluster.node_ls(m1)?;
+            let voting = (nodes.iter())
+                .filter(|n| matches!(n["manager_status"].as_str(), Some("leader" | "reachable")))
+                .count();
+            (voting == 2)
+                .then_some(())
+                .ok_or_else(|| format!("{nodes:?}"))
+        })
+    };
+    two_managers(&cluster);
+    for index in [m1, m2] {
+        let settings = std::fs::read_to_string(cluster.nodes[index].data.join("settings.json"))
+            .expect("settings remembered");
+        assert!(settings.contains(&cluster.nodes[index].addr), "{settings}");
+    }
+    for index in [m1, m2] {
+        assert_eq!(cluster.stop(index), Some(0));
+    }
+    for index in [m1, m2] {
+        let data = cluster.nodes[index].data.to_string_lossy().into_owned();
+        let name = format!("{}-bare", cluster.nodes[index].name);
+        // No listen address from the environment either: only the data directory.
+        let env = [("RECONCILER_LISTEN_ADDR", "")];
+        cluster.nodes[index].process = Some(Process::start_with_env(
+            dir.path(),
+            &name,
+            &["--data-dir", &data],
+            &env,
+        ));
+    }
+    two_managers(&cluster);
+    for index in [m1, m2] {
+        let log = cluster.nodes[index].log();
+        let listening = format!(
+            "manager endpoint listening addr={}",
+            cluster.nodes[index].addr
+        );
+        assert!(log.contains(&listening), "{log}");
+    }
+}
