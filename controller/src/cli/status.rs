@@ -80,10 +80,10 @@ fn show(args: &Args, read: &Read<StatusView>) -> u8 {
     } else {
         print!("{}", render(view));
     }
-    let (state, reasons) = verdict_parts(&verdict);
-    if state == "converged" {
+    if matches!(verdict, Verdict::Converged { .. }) {
         return EXIT_OK;
     }
+    let (state, reasons) = verdict_parts(&verdict);
     // A CI step reads the exit code; the reason goes beside it (stderr: JSON stays parseable).
     eprintln!("status: {state}:");
     print_reasons(&reasons);

@@ -91,29 +91,45 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// Reads `node.json` from `data_dir`: `None` when the node has never joined a cluster.
     pub fn load(data_dir: &Path) -> Result<Option<NodeConfig>, Error> {
-        let path = data_dir.join(NODE_FILE);
-        let text = match std::fs::read(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return check_no_leftovers(data_dir).map(|()| None);
-            }
-            Err(source) => return Err(Error::Io { path, source }),
-        };
-        serde_json::from_slice(&text)
-            .map(Some)
-            .map_err(|source| Error::Corrupt { path, source })
+        match read_json(&data_dir.join(NODE_FILE))? {
+            Some(config) => Ok(Some(config)),
+            None => check_no_leftovers(data_dir).map(|()| None),
+        }
     }
 
     /// Writes `node.json` atomically (temporary file, fsync, rename), owner-only.
     pub fn save(&self, data_dir: &Path) -> Result<(), Error> {
-        let path = data_dir.join(NODE_FILE);
-        let text = serde_json::to_vec_pretty(self).map_err(|source| Error::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-        crate::private_files::write_atomic(&path, &text)
-            .map_err(|source| Error::Io { path, source })
+        write_json(&data_dir.join(NODE_FILE), self)
     }
+}
+
+/// A JSON file of the data directory, decoded: `None` when it does not exist.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| Error::Corrupt {
+                path: path.to_owned(),
+                source,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Writes `value` as JSON to `path` atomically (temporary file, fsync, rename), owner-only.
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = serde_json::to_vec_pretty(value).map_err(|source| Error::Corrupt {
+        path: path.to_owned(),
+        source,
+    })?;
+    crate::private_files::write_atomic(path, &text).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The node's certificate directory.

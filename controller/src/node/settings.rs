@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::layout::Error;
+use super::layout::{Error, read_json, write_json};
 
 /// File name of the remembered settings.
 pub const SETTINGS_FILE: &str = "settings.json";
@@ -52,25 +52,12 @@ impl NodeSettings {
 
     /// The remembered settings of `data_dir` (none when it has no settings file).
     pub fn load(data_dir: &Path) -> Result<NodeSettings, Error> {
-        let path = data_dir.join(SETTINGS_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|source| Error::Corrupt { path, source })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NodeSettings::default()),
-            Err(source) => Err(Error::Io { path, source }),
-        }
+        Ok(read_json(&data_dir.join(SETTINGS_FILE))?.unwrap_or_default())
     }
 
     /// Remembers these settings in `data_dir` (atomically, owner-only).
     pub fn save(&self, data_dir: &Path) -> Result<(), Error> {
-        let path = data_dir.join(SETTINGS_FILE);
-        let text = serde_json::to_vec_pretty(self).map_err(|source| Error::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-        crate::private_files::write_atomic(&path, &text)
-            .map_err(|source| Error::Io { path, source })
+        write_json(&data_dir.join(SETTINGS_FILE), self)
     }
 }
 

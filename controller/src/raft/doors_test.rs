@@ -91,16 +91,8 @@ fn a_store_that_has_not_caught_up_goes_by_the_certificate() {
 #[test]
 fn removing_a_node_revokes_it_and_the_members_follow_the_state() {
     let mut state = ClusterState::default();
-    let ca = crate::pki::ClusterCa::generate("c1").expect("ca");
     state.apply(&crate::raft::Command::InitCluster {
-        cluster: crate::raft::cluster_info::ClusterInfo {
-            id: "c1".into(),
-            ca: ca.to_pem(),
-            tokens: crate::pki::TokenStore::generate(&ca.fingerprint()).expect("tokens"),
-            created_at_ms: 1,
-            revoked: Default::default(),
-            node_cert_validity_s: None,
-        },
+        cluster: crate::raft::fixtures::cluster_info("c1"),
     });
     state.nodes.insert("w1".into(), node("w1"));
     state.apply(&crate::raft::Command::RemoveNode { id: "w1".into() });

@@ -16,6 +16,19 @@ use crate::sync::record::{AppliedRevision, Outcome, RevisionInfo, RevisionRecord
 /// A stack file with two services.
 const SHOP: &str = "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\"]\n  db:\n    image: postgres:17\n";
 
+/// A new cluster's identity: a fresh CA and join tokens.
+pub fn cluster_info(id: &str) -> crate::raft::cluster_info::ClusterInfo {
+    let ca = crate::pki::ClusterCa::generate(id).expect("ca");
+    crate::raft::cluster_info::ClusterInfo {
+        id: id.into(),
+        ca: ca.to_pem(),
+        tokens: crate::pki::TokenStore::generate(&ca.fingerprint()).expect("tokens"),
+        created_at_ms: 1,
+        revoked: Default::default(),
+        node_cert_validity_s: None,
+    }
+}
+
 /// Metadata naming `id`, with no bookkeeping.
 pub fn meta(id: &str) -> ObjectMeta {
     ObjectMeta {

@@ -5,7 +5,7 @@ use crds::node::NodeState;
 use crds::task::TaskState;
 
 use super::*;
-use crate::raft::fixtures::{node, record, script, service, status, task};
+use crate::raft::fixtures::{cluster_info, node, record, script, service, status, task};
 use crate::raft::rejection::{ObjectKind, Rejection};
 use crate::sync::record::{HISTORY, Outcome};
 
@@ -415,18 +415,6 @@ fn diff_keys<'a, T: PartialEq>(
         .chain(b.keys())
         .filter(|k| a.get(*k) != b.get(*k))
         .cloned()
-}
-
-fn cluster_info(id: &str) -> ClusterInfo {
-    let ca = crate::pki::ClusterCa::generate(id).expect("ca");
-    ClusterInfo {
-        id: id.into(),
-        ca: ca.to_pem(),
-        tokens: TokenStore::generate(&ca.fingerprint()).expect("tokens"),
-        created_at_ms: 1,
-        revoked: Default::default(),
-        node_cert_validity_s: None,
-    }
 }
 
 #[test]

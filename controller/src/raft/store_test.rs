@@ -280,18 +280,6 @@ fn a_second_open_of_the_same_directory_is_refused() {
     assert!(matches!(open_error(dir.path()), Error::InUse { .. }));
 }
 
-fn cluster_info() -> cluster_info::ClusterInfo {
-    let ca = crate::pki::ClusterCa::generate("c1").expect("ca");
-    cluster_info::ClusterInfo {
-        id: "c1".into(),
-        ca: ca.to_pem(),
-        tokens: crate::pki::TokenStore::generate(&ca.fingerprint()).expect("tokens"),
-        created_at_ms: 1,
-        revoked: Default::default(),
-        node_cert_validity_s: None,
-    }
-}
-
 /// Whether `needle` occurs anywhere in the store file.
 fn file_contains(dir: &Path, needle: &[u8]) -> bool {
     let bytes = std::fs::read(dir.join("raft.redb")).expect("read the store");
@@ -301,7 +289,7 @@ fn file_contains(dir: &Path, needle: &[u8]) -> bool {
 #[tokio::test]
 async fn the_store_file_holds_neither_the_ca_key_nor_a_token_secret_in_clear() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let info = cluster_info();
+    let info = super::fixtures::cluster_info("c1");
     let mut all = entries();
     all.push(Entry {
         log_id: log_id(1, all.len() as u64 + 1),
