@@ -48,13 +48,16 @@ fn managers_restarted_with_only_their_data_dir_come_back_where_the_cluster_knows
             &env,
         ));
     }
-    two_managers(&cluster);
     for index in [m1, m2] {
-        let log = cluster.nodes[index].log();
         let listening = format!(
             "manager endpoint listening addr={}",
             cluster.nodes[index].addr
         );
-        assert!(log.contains(&listening), "{log}");
+        wait_until(LONG, "the manager back on its remembered address", || {
+            let log = cluster.nodes[index].log();
+            log.contains(&listening).then_some(()).ok_or(log)
+        });
     }
+    // Both back, and a quorum again: the manager just restarted may still be listed as it was.
+    two_managers(&cluster);
 }
