@@ -224,6 +224,7 @@ impl Executor for MemoryExecutor {
             spec_hash: task.spec_hash.clone(),
             state: ContainerState::Created,
             health: spec.healthcheck.as_ref().map(|_| TaskHealth::Starting),
+            health_output: None,
         };
         inner
             .containers

@@ -86,7 +86,13 @@ pub struct ContainerStatus {
     pub state: ContainerState,
     /// Its healthcheck's verdict, when it has a healthcheck.
     pub health: Option<TaskHealth>,
+    /// The output of its last healthcheck probe, when it has one (cut to
+    /// [`HEALTH_OUTPUT_MAX`] characters).
+    pub health_output: Option<String>,
 }
+
+/// Longest healthcheck output kept with a container's status (it ends up in a task's error).
+pub const HEALTH_OUTPUT_MAX: usize = 200;
 
 /// What the engine said happened to one of this node's containers.
 #[derive(Debug, Clone, PartialEq, Eq)]

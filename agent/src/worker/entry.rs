@@ -76,6 +76,10 @@ pub struct Entry {
     /// The container came from this worker's own prepare (not from a listing), so it is
     /// complete: an earlier agent may have died halfway through a prepare.
     pub prepared_here: bool,
+    /// Why this worker stopped the container of a task that should run: its healthcheck said
+    /// `unhealthy` (with the last probe's output). The exit that follows fails the task with
+    /// this cause, whatever the exit code.
+    pub stopped_unhealthy: Option<String>,
 }
 
 impl Entry {
@@ -149,12 +153,41 @@ impl Entry {
                 Some(Observation::state(TaskState::Running))
             }
             ContainerState::Running => None,
+            ContainerState::Exited { exit_code, .. } if self.stopped_unhealthy.is_some() => {
+                Some(Observation {
+                    exit_code: Some(*exit_code),
+                    ..Observation::error(
+                        TaskState::Failed,
+                        self.stopped_unhealthy.clone().unwrap_or_default(),
+                    )
+                })
+            }
             ContainerState::Exited {
                 exit_code,
                 oom_killed,
                 error,
             } => Some(exit_observation(*exit_code, *oom_killed, error.as_deref())),
         }
+    }
+
+    /// The cause to fail the task with when its running container must be stopped for being
+    /// unhealthy, as Swarm does (it kills the container and a new task takes the slot).
+    pub fn unhealthy_cause(&self) -> Option<String> {
+        let task = self.task.as_ref()?;
+        let container = self.container.as_ref()?;
+        let unhealthy = task.desired_state == TaskState::Running
+            && !self.current_state().is_terminal()
+            && container.state == ContainerState::Running
+            && container.health == Some(TaskHealth::Unhealthy);
+        if !unhealthy {
+            return None;
+        }
+        Some(match container.health_output.as_deref().map(str::trim) {
+            Some(output) if !output.is_empty() => {
+                format!("task: unhealthy container: last healthcheck: {output}")
+            }
+            _ => "task: unhealthy container: its healthcheck failed".to_owned(),
+        })
     }
 
     /// The step this task needs next, if any; `synced` says whether the assignment set is known
@@ -198,6 +231,9 @@ impl Entry {
                 Some(StepKind::Remove)
             }
             Some(ContainerState::Created) if current < TaskState::Running => Some(StepKind::Start),
+            Some(ContainerState::Running) if self.unhealthy_cause().is_some() => {
+                Some(StepKind::Stop)
+            }
             _ => None,
         }
     }

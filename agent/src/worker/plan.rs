@@ -13,6 +13,9 @@
 //!   observing and stopping go before starting, and starting before preparing new tasks (so a
 //!   big deploy finishes tasks instead of only beginning them).
 //! - A report never moves a task backwards; health changes of a running task are reported.
+//! - A task that should run but whose container turned `unhealthy` has its container stopped
+//!   and is then reported failed with the healthcheck's last output, as Swarm does; the
+//!   managers' restart policy and update monitor take it from there.
 //! - A full batch that shows an older status than this worker reported (a new leader that lost
 //!   reports) makes it report again.
 
@@ -323,15 +326,21 @@ impl Planner {
             StepKind::Observe => Action::Observe {
                 container_id: entry.observe.clone()?,
             },
-            StepKind::Stop => Action::Stop {
-                container_id: container_id?,
-                config: entry
-                    .task
-                    .as_ref()
-                    .and_then(|t| self.specs.get(&t.spec_hash))
-                    .map(|spec| StopConfig::of(spec))
-                    .unwrap_or_default(),
-            },
+            StepKind::Stop => {
+                if let Some(cause) = entry.unhealthy_cause() {
+                    tracing::warn!(task = id, %cause, "stopping an unhealthy container");
+                    entry.stopped_unhealthy = Some(cause);
+                }
+                Action::Stop {
+                    container_id: container_id?,
+                    config: entry
+                        .task
+                        .as_ref()
+                        .and_then(|t| self.specs.get(&t.spec_hash))
+                        .map(|spec| StopConfig::of(spec))
+                        .unwrap_or_default(),
+                }
+            }
             StepKind::Remove => Action::Remove {
                 container_id: container_id?,
             },

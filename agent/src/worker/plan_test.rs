@@ -52,6 +52,7 @@ fn container(task: &str, state: ContainerState) -> ContainerStatus {
         spec_hash: "h1".to_owned(),
         state,
         health: None,
+        health_output: None,
     }
 }
 
@@ -453,6 +454,76 @@ fn health_changes_of_a_running_task_are_reported() {
     assert!(
         p.take_reports().is_empty(),
         "the same health is not reported twice"
+    );
+}
+
+#[test]
+fn an_unhealthy_container_is_stopped_and_its_task_failed_with_the_probe_output() {
+    let unhealthy = ContainerStatus {
+        health: Some(TaskHealth::Unhealthy),
+        health_output: Some("connection refused".to_owned()),
+        ..container("t1", ContainerState::Running)
+    };
+    let mut p = ready(vec![task("t1", TaskState::Running)], vec![unhealthy]);
+    let steps = p.plan(NOW);
+    assert_eq!(kinds(&steps), vec![step("t1", StepKind::Stop)]);
+    let reports = p.take_reports();
+    assert_eq!(reports.len(), 1, "the unhealthy verdict is reported first");
+    assert_eq!(reports[0].1.state, TaskState::Running);
+    assert_eq!(reports[0].1.health, Some(TaskHealth::Unhealthy));
+
+    // A graceful exit (0 after SIGTERM) is still a failure: the task was stopped for its health.
+    let stopped = ContainerStatus {
+        health: Some(TaskHealth::Unhealthy),
+        ..container("t1", exited(0))
+    };
+    p.apply_outcome("t1", StepKind::Stop, Ok(Some(stopped)), NOW + 10);
+    assert!(p.plan(NOW + 10).is_empty());
+    let reports = p.take_reports();
+    assert_eq!(reports.len(), 1);
+    let status = &reports[0].1;
+    assert_eq!(status.state, TaskState::Failed);
+    assert_eq!(status.exit_code, Some(0));
+    assert_eq!(
+        status.error.as_deref(),
+        Some("task: unhealthy container: last healthcheck: connection refused")
+    );
+}
+
+#[test]
+fn the_stop_decides_the_failure_and_healthy_tasks_are_left_alone() {
+    let unhealthy = |id: &str| ContainerStatus {
+        health: Some(TaskHealth::Unhealthy),
+        ..container(id, ContainerState::Running)
+    };
+    let mut p = ready(
+        vec![
+            task("t1", TaskState::Starting),
+            task("t2", TaskState::Running),
+        ],
+        vec![
+            unhealthy("t1"),
+            ContainerStatus {
+                health: Some(TaskHealth::Healthy),
+                ..container("t2", ContainerState::Running)
+            },
+        ],
+    );
+    assert_eq!(kinds(&p.plan(NOW)), vec![step("t1", StepKind::Stop)]);
+    p.take_reports();
+    // Healthy again before the stop ended: the stop was already decided, the task still fails.
+    p.apply_outcome(
+        "t1",
+        StepKind::Stop,
+        Ok(Some(container("t1", exited(143)))),
+        NOW,
+    );
+    p.plan(NOW);
+    let reports = p.take_reports();
+    assert_eq!(reports[0].1.state, TaskState::Failed);
+    assert_eq!(
+        reports[0].1.error.as_deref(),
+        Some("task: unhealthy container: its healthcheck failed")
     );
 }
 

@@ -185,6 +185,30 @@ async fn health_is_reported_on_the_running_task() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_unhealthy_container_is_stopped_and_its_task_fails() {
+    let engine = MemoryExecutor::new();
+    let mut h = Harness::start(&engine);
+    h.send(full(vec![task("t1", TaskState::Assigned)], true))
+        .await;
+    h.until(Duration::from_secs(5), all_in(1, TaskState::Running))
+        .await;
+    engine.set_health("t1", TaskHealth::Unhealthy);
+    h.until(Duration::from_secs(5), all_in(1, TaskState::Failed))
+        .await;
+    let failed = &h.seen["t1"];
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("unhealthy container")),
+        "{failed:?}"
+    );
+    assert!(engine.calls().iter().any(|c| c.starts_with("stop")));
+    assert_ne!(engine.containers()[0].state, ContainerState::Running);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn stopping_the_worker_leaves_containers_and_a_new_one_adopts_them() {
     let engine = MemoryExecutor::new();
     let mut h = Harness::start(&engine);
@@ -224,6 +248,7 @@ async fn orphans_go_and_shutdown_tasks_stop_after_the_first_full_batch() {
             spec_hash: "h1".to_owned(),
             state,
             health: None,
+            health_output: None,
         });
     }
     let mut h = Harness::start(&engine);

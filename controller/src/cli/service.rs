@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 
 use crds::port::{PortConfig, PortMode};
 use crds::service::{ServiceMode, UpdateState};
-use crds::task::TaskState;
+use crds::task::{TaskHealth, TaskState};
 
 use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
@@ -203,12 +203,17 @@ fn ps_row(view: &TaskView, name: String, no_trunc: bool, now_ms: u64) -> Vec<Str
         .clone()
         .or_else(|| t.node.clone())
         .unwrap_or_default();
+    let state = match (t.status.state, t.status.health) {
+        (TaskState::Running, Some(health)) => {
+            format!("{} ({})", state_name(t.status.state), health_name(health))
+        }
+        (state, _) => state_name(state),
+    };
     let current = if t.status.timestamp_ms == 0 {
-        state_name(t.status.state)
+        state
     } else {
         format!(
-            "{} {} ago",
-            state_name(t.status.state),
+            "{state} {} ago",
             human_duration(now_ms.saturating_sub(t.status.timestamp_ms)).to_lowercase()
         )
     };
@@ -249,6 +254,15 @@ fn format_error(view: &TaskView, no_trunc: bool) -> String {
         format!("\"{cut}…\"")
     } else {
         format!("\"{text}\"")
+    }
+}
+
+/// `healthy`, `unhealthy`, `health: starting`: the words `docker ps` uses.
+pub fn health_name(health: TaskHealth) -> &'static str {
+    match health {
+        TaskHealth::Starting => "health: starting",
+        TaskHealth::Healthy => "healthy",
+        TaskHealth::Unhealthy => "unhealthy",
     }
 }
 

@@ -177,3 +177,20 @@ fn the_tasks_path_encodes_names() {
         "/v1/tasks?service=a%20b%26c&stack=shop"
     );
 }
+
+#[test]
+fn a_running_task_with_a_healthcheck_shows_its_health() {
+    let mut healthy = task_view("gggggggggggggggg", 1, Some("n1"), 10, 10);
+    healthy.task.status.health = Some(crds::task::TaskHealth::Healthy);
+    let mut sick = task_view("hhhhhhhhhhhhhhhh", 2, Some("n1"), 5, 5);
+    sick.task.status.health = Some(crds::task::TaskHealth::Unhealthy);
+    let table = render_ps(&[healthy, sick], false, NOW);
+    assert!(
+        table.contains("Running (healthy) 10 seconds ago"),
+        "{table}"
+    );
+    assert!(
+        table.contains("Running (unhealthy) 5 seconds ago"),
+        "{table}"
+    );
+}

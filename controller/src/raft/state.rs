@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use crds::meta::ObjectMeta;
 use crds::node::{Node, NodeDescription, NodeState};
 use crds::service::Service;
-use crds::task::{Task, TaskState, TaskStatus};
+use crds::task::{Task, TaskHealth, TaskState, TaskStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::pki::TokenStore;
@@ -348,13 +348,17 @@ impl ClusterState {
 }
 
 /// When the task first ran: kept once known, else the start the agent reported, else the time of
-/// a `running` report. Taken from the command, never from the clock, so every manager applies
-/// the same value.
+/// a `running` report — a healthy one when the task has a healthcheck (as in Swarm, a task is
+/// not up before its check passes, so a task that never turned healthy never ran, and one that
+/// turns unhealthy within the update's `monitor` of that is a failure of the update). Taken
+/// from the command, never from the clock, so every manager applies the same value.
 fn started_at(current: &TaskStatus, report: &TaskStatus) -> Option<u64> {
+    let up = report.state == TaskState::Running
+        && report.health.is_none_or(|h| h == TaskHealth::Healthy);
     current
         .started_at_ms
         .or(report.started_at_ms)
-        .or_else(|| (report.state == TaskState::Running).then_some(report.timestamp_ms))
+        .or_else(|| up.then_some(report.timestamp_ms))
 }
 
 /// A status may stay in its state (with new details) or move forward, never back.

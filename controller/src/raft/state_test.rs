@@ -260,6 +260,52 @@ fn task_states_only_move_forward() {
 }
 
 #[test]
+fn a_task_with_a_healthcheck_starts_when_it_first_turns_healthy() {
+    let report = |health, at: u64| crds::task::TaskStatus {
+        health: Some(health),
+        timestamp_ms: at,
+        ..status(TaskState::Running)
+    };
+    let started = |s: &ClusterState, id: &str| s.tasks[id].status.started_at_ms;
+    let mut state = ClusterState::default();
+    let put = Command::PutTasks {
+        tasks: vec![
+            task("t1", TaskState::Pending),
+            task("t2", TaskState::Pending),
+        ],
+        at_ms: 10,
+    };
+    state.apply(&put);
+    let update = |updates: Vec<(&str, crds::task::TaskStatus)>| Command::UpdateTaskStatus {
+        updates: updates
+            .into_iter()
+            .map(|(id, s)| (id.to_owned(), s))
+            .collect(),
+        at_ms: 0,
+    };
+    state.apply(&update(vec![
+        ("t1", report(crds::task::TaskHealth::Starting, 100)),
+        ("t2", report(crds::task::TaskHealth::Unhealthy, 100)),
+    ]));
+    assert_eq!(
+        started(&state, "t1"),
+        None,
+        "running, not up before its check passes"
+    );
+    state.apply(&update(vec![(
+        "t1",
+        report(crds::task::TaskHealth::Healthy, 200),
+    )]));
+    assert_eq!(started(&state, "t1"), Some(200));
+    state.apply(&update(vec![(
+        "t1",
+        report(crds::task::TaskHealth::Unhealthy, 300),
+    )]));
+    assert_eq!(started(&state, "t1"), Some(200), "kept once known");
+    assert_eq!(started(&state, "t2"), None, "never healthy: never ran");
+}
+
+#[test]
 fn services_are_named_by_their_spec() {
     let mut misnamed = service("shop_web");
     misnamed.meta.id = "web".into();

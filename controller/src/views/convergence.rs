@@ -248,11 +248,11 @@ fn classify<'a>(tasks: &[&'a Task], hash: &str, spec: &ServiceSpec, now: u64) ->
     }
     let state = holder.status.state;
     if state == TaskState::Running {
-        let healthy = !spec.checks_health() || holder.status.health == Some(TaskHealth::Healthy);
-        return if healthy {
-            Slot::Running
-        } else {
-            Slot::OnTheWay("running, not healthy yet")
+        return match holder.status.health {
+            _ if !spec.checks_health() => Slot::Running,
+            Some(TaskHealth::Healthy) => Slot::Running,
+            Some(TaskHealth::Unhealthy) => Slot::OnTheWay("unhealthy, being replaced"),
+            _ => Slot::OnTheWay("running, not healthy yet"),
         };
     }
     if state.is_terminal() {

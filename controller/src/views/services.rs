@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crds::port::PortMode;
 use crds::service::{Service, ServiceMode, ServiceSpec};
-use crds::task::{Task, TaskState};
+use crds::task::{Task, TaskHealth, TaskState};
 
 use crate::protocol::{Replicas, ServiceView, ServicesQuery, TaskView, TasksQuery};
 use crate::raft::ClusterState;
@@ -90,8 +90,9 @@ fn check_stack(state: &ClusterState, stack: Option<&str>) -> Result<(), LookupEr
     }
 }
 
-/// `running` counts tasks that should run and do; `desired` is the replica count, or for a
-/// global service the number of tasks that should run (one per eligible node).
+/// `running` counts tasks that should run and do — and, when they have a healthcheck, pass it
+/// (as in Swarm, where such a task is not up before it is healthy); `desired` is the replica
+/// count, or for a global service the number of tasks that should run (one per eligible node).
 pub fn compute_replicas<'a>(service: &Service, tasks: impl Iterator<Item = &'a Task>) -> Replicas {
     let mut replicas = Replicas::default();
     for task in tasks.filter(|t| t.service == service.spec.name) {
@@ -99,7 +100,8 @@ pub fn compute_replicas<'a>(service: &Service, tasks: impl Iterator<Item = &'a T
             continue;
         }
         replicas.desired += 1;
-        if task.status.state == TaskState::Running {
+        let up = task.status.health.is_none_or(|h| h == TaskHealth::Healthy);
+        if task.status.state == TaskState::Running && up {
             replicas.running += 1;
         }
     }

@@ -18,16 +18,42 @@ pub fn serve(listen: &str, message: &str, stop: &AtomicBool) -> io::Result<()> {
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
     let body = Arc::new(format!("{message} version={version} host={host}\n"));
-    let healthy = std::env::var("UNHEALTHY").map(|v| v != "1").unwrap_or(true);
+    let healthy = Health::from_env();
     let served = Arc::new(AtomicU64::new(0));
     eprintln!("workload: serving on {listen} (version {version})");
     accept_loop(&listener, stop, |stream| {
         let body = body.clone();
         let served = served.clone();
         std::thread::spawn(move || {
-            let _ = answer(stream, &body, healthy, &served);
+            let _ = answer(stream, &body, healthy.now(), &served);
         });
     })
+}
+
+/// What `/healthz` answers: `UNHEALTHY=1` fails it from the start, `UNHEALTHY_AFTER=<ms>` once
+/// the server has served that long (a service that breaks after it was healthy).
+#[derive(Clone, Copy)]
+struct Health {
+    unhealthy_at: Option<std::time::Instant>,
+}
+
+impl Health {
+    fn from_env() -> Health {
+        let now = std::time::Instant::now();
+        let always = std::env::var("UNHEALTHY").is_ok_and(|v| v == "1");
+        let after = std::env::var("UNHEALTHY_AFTER")
+            .ok()
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map(|ms| now + Duration::from_millis(ms));
+        Health {
+            unhealthy_at: if always { Some(now) } else { after },
+        }
+    }
+
+    fn now(self) -> bool {
+        self.unhealthy_at
+            .is_none_or(|at| std::time::Instant::now() < at)
+    }
 }
 
 /// Accepts connections until `stop` is set, handing each to `handle`.

@@ -7,8 +7,9 @@
 //! - `proxy --listen ADDR --upstream http://HOST:PORT [--stats ADDR]`: forwards TCP connections.
 //!
 //! `FAIL_AFTER=<ms>` makes any mode exit with code 1 after that long (the `:bad` image), and
-//! `UNHEALTHY=1` makes `/healthz` answer 503. SIGTERM and SIGINT end the process at once with
-//! code 0, as a well-behaved service does when its container is stopped.
+//! `UNHEALTHY=1` makes `/healthz` answer 503 (`UNHEALTHY_AFTER=<ms>`: once it served that
+//! long). SIGTERM and SIGINT end the process at once with code 0, as a well-behaved service
+//! does when its container is stopped.
 
 mod http;
 mod proxy;

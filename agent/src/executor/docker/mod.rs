@@ -234,6 +234,7 @@ impl Executor for DockerExecutor {
             spec_hash: task.spec_hash.clone(),
             state: ContainerState::Created,
             health: None,
+            health_output: None,
         })
     }
 

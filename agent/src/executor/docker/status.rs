@@ -7,7 +7,9 @@ use bollard::models::{
 use crds::task::TaskHealth;
 
 use super::labels;
-use crate::executor::{ContainerState, ContainerStatus, EngineEvent, EventAction};
+use crate::executor::{
+    ContainerState, ContainerStatus, EngineEvent, EventAction, HEALTH_OUTPUT_MAX,
+};
 
 /// The status of an inspected container, or `None` when it is not one of `node_id`'s tasks.
 pub fn status_of(inspect: &ContainerInspectResponse, node_id: &str) -> Option<ContainerStatus> {
@@ -39,10 +41,13 @@ pub fn status_of(inspect: &ContainerInspectResponse, node_id: &str) -> Option<Co
                 .filter(|e| !e.is_empty()),
         },
     };
-    let health = state
-        .and_then(|s| s.health.as_ref())
-        .and_then(|h| h.status)
-        .and_then(health_of);
+    let checked = state.and_then(|s| s.health.as_ref());
+    let health = checked.and_then(|h| h.status).and_then(health_of);
+    let health_output = checked
+        .and_then(|h| h.log.as_ref())
+        .and_then(|log| log.last())
+        .and_then(|probe| probe.output.as_deref())
+        .map(|output| output.trim().chars().take(HEALTH_OUTPUT_MAX).collect());
     Some(ContainerStatus {
         container_id: inspect.id.clone()?,
         task_id: container_labels.get(labels::TASK)?.clone(),
@@ -52,6 +57,7 @@ pub fn status_of(inspect: &ContainerInspectResponse, node_id: &str) -> Option<Co
             .unwrap_or_default(),
         state: container_state,
         health,
+        health_output,
     })
 }
 
