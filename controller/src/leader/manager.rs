@@ -77,6 +77,13 @@ impl Manager {
         m.state == ServerState::Leader && m.current_leader == Some(self.raft_id)
     }
 
+    /// Whether this manager leads and has committed an entry of its own term (the blank entry
+    /// every new Raft leader appends): before that, a restarted former leader may still believe
+    /// in its old term for a moment, so no leader loop starts and nothing claims to lead.
+    pub fn leads_established(&self) -> bool {
+        established(&self.raft.metrics().borrow(), self.raft_id)
+    }
+
     /// The leader's Raft id, when known.
     pub fn leader_id(&self) -> Option<NodeId> {
         self.raft.metrics().borrow().current_leader
@@ -202,3 +209,15 @@ impl Manager {
         })
     }
 }
+
+/// Whether `m` shows `me` leading with an entry of its current term applied.
+pub fn established(m: &openraft::RaftMetrics<NodeId, openraft::BasicNode>, me: NodeId) -> bool {
+    m.state == ServerState::Leader
+        && m.current_leader == Some(me)
+        && m.last_applied
+            .is_some_and(|applied| applied.leader_id.term == m.current_term)
+}
+
+#[cfg(test)]
+#[path = "manager_test.rs"]
+mod tests;

@@ -21,7 +21,7 @@ use crate::api::join::issue;
 use crate::ids::new_id;
 use crate::ids::raft_id_for;
 use crate::leader::liveness::Timing;
-use crate::leader::manager::Manager;
+use crate::leader::manager::{Manager, established};
 use crate::leader::membership;
 use crate::leader::writer::Writer;
 use crate::leader::{down_marker, orchestration};
@@ -639,10 +639,7 @@ async fn follow_leadership(
     let mut metrics = manager.raft.metrics();
     let mut loops: Option<CancellationToken> = None;
     loop {
-        let leads = {
-            let m = metrics.borrow_and_update();
-            m.state == ServerState::Leader && m.current_leader == Some(manager.raft_id)
-        };
+        let leads = established(&metrics.borrow_and_update(), manager.raft_id);
         if leads != loops.is_some() {
             if leads {
                 tracing::info!(node = %manager.node_id, "this manager leads");
