@@ -54,7 +54,7 @@ pub fn reconciler_bin() -> &'static Path {
 }
 
 /// Output of one `reconciler` run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Run {
     /// Exit code (-1 when killed by a signal).
     pub code: i32,

@@ -140,6 +140,7 @@ impl SimCluster {
             rejected: None,
             last_seen: Some(info),
             history: Vec::new(),
+            source_failure: None,
         };
         self.manager
             .writer

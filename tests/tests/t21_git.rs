@@ -162,3 +162,67 @@ fn a_missing_branch_is_a_clear_error() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("release"), "{}", run.stderr);
 }
+
+#[test]
+fn a_remote_that_cannot_be_fetched_shows_in_status_until_it_can() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = GitRepo::new(dir.path());
+    repo.write("stacks/web/compose.yaml", WEB);
+    let first = repo.commit_and_push("first");
+    let data = dir.path().join("data");
+    let data_s = data.to_string_lossy().into_owned();
+    let bare = repo.bare.to_string_lossy().into_owned();
+    let _manager = tests::Process::start(
+        dir.path(),
+        "manager",
+        &[
+            "--repo",
+            &bare,
+            "--path",
+            "stacks",
+            "--data-dir",
+            &data_s,
+            "--interval",
+            "1s",
+        ],
+    );
+    wait_until(Duration::from_secs(15), "the first commit", || {
+        let s = status_json(dir.path(), &data)?;
+        (applied_id(&s) == Some(first.as_str()))
+            .then_some(())
+            .ok_or_else(|| s.to_string())
+    });
+
+    // The remote goes away (a moved repository, a dead host): status says so, exit 1.
+    let moved = dir.path().join("moved.git");
+    std::fs::rename(&repo.bare, &moved).expect("move the remote away");
+    let failing = wait_until(
+        Duration::from_secs(15),
+        "the fetch failure in status",
+        || {
+            let run = reconciler(dir.path(), &["status", "--data-dir", &data_s]);
+            (run.stdout.contains("Source: cannot fetch the source since")
+                && run.stderr.contains("cannot fetch the source since"))
+            .then_some(run.clone())
+            .ok_or_else(|| format!("{}{}", run.stdout, run.stderr))
+        },
+    );
+    assert_eq!(failing.code, 1, "{}{}", failing.stdout, failing.stderr);
+    let s = status_json(dir.path(), &data).expect("status");
+    assert!(s["source_failure"]["since_ms"].as_u64().is_some(), "{s}");
+    assert_eq!(
+        applied_id(&s),
+        Some(first.as_str()),
+        "what is in force stays"
+    );
+
+    // Back again: the failure is cleared by the next fetch.
+    std::fs::rename(&moved, &repo.bare).expect("move the remote back");
+    wait_until(Duration::from_secs(15), "the failure to clear", || {
+        let s = status_json(dir.path(), &data)?;
+        s.get("source_failure")
+            .is_none()
+            .then_some(())
+            .ok_or_else(|| s.to_string())
+    });
+}

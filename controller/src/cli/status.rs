@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> u8 {
 fn show(args: &Args, read: &Read<StatusView>) -> u8 {
     warn_if_stale(read.possibly_stale, &read.answered_by);
     let view = &read.data;
-    if view.record.last_seen.is_none() {
+    if view.record.last_seen.is_none() && view.record.source_failure.is_none() {
         eprintln!(
             "error: the cluster has not seen a revision yet (does the leader follow a source? \
              start it with --repo or --watch)"
@@ -298,6 +298,17 @@ pub fn render(view: &StatusView) -> String {
         out.push('\n');
         out.push_str(&render_stacks(&view.stacks));
         out.push_str(&render_reasons(&view.stacks));
+    }
+    if let Some(failure) = &record.source_failure {
+        out.push_str(&format!(
+            "\nSource: {}\nThe applied revision stays in force; {}.\n",
+            wait::describe_source_failure(failure),
+            if failure.temporary {
+                "fetching is retried at every poll"
+            } else {
+                "this needs an operator (credentials, the URL, the branch, the disk)"
+            }
+        ));
     }
     if let Some(rejected) = &record.rejected {
         out.push_str(&format!("\nRejected revision: {}", rejected.revision.id));

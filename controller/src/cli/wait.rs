@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::protocol::{Convergence, StatusView};
 use crate::sync::applied::{Record, Refusal, RejectedRevision};
+use crate::sync::record::SourceFailure;
 
 use super::stack::short_revision;
 
@@ -47,10 +48,46 @@ pub enum Verdict {
 
 /// Decide from `view` whether the wait for `target` is over.
 pub fn decide(view: &StatusView, target: &Target) -> Verdict {
+    if let Some(failure) = &view.record.source_failure {
+        // What is in force may be fine, but the cluster no longer follows Git: not converged.
+        // A temporary failure may pass before the timeout; one that needs an operator will not.
+        let why = describe_source_failure(failure);
+        return if failure.temporary {
+            Verdict::Waiting(vec![why])
+        } else {
+            Verdict::Failed(vec![why])
+        };
+    }
     match check_revision(&view.record, target) {
         Reached::No(why) => Verdict::Pending(why),
         Reached::Rejected(why) => Verdict::Failed(why),
         Reached::Yes(revision) => judge_services(view, revision),
+    }
+}
+
+/// One line: the source cannot be fetched, since when (UTC) and why.
+pub fn describe_source_failure(failure: &SourceFailure) -> String {
+    format!(
+        "cannot fetch the source since {}: {}",
+        utc(failure.since_ms),
+        failure.error
+    )
+}
+
+/// `2026-12-07T23:56:37Z` for milliseconds since the epoch.
+pub fn utc(ms: u64) -> String {
+    let seconds = i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    match time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("{ms} ms after the epoch"),
     }
 }
 

@@ -247,3 +247,27 @@ fn timeouts_are_worded_briefly() {
         assert_eq!(format_timeout(Duration::from_secs(seconds)), words);
     }
 }
+
+#[test]
+fn a_source_that_cannot_be_fetched_is_not_converged_and_says_since_when() {
+    let mut failing = view(vec![converged("web")]);
+    failing.record.source_failure = Some(SourceFailure {
+        error: "git: authentication failed for https://example.com/ops.git".into(),
+        since_ms: 1_796_687_797_000,
+        temporary: false,
+    });
+    let why = "cannot fetch the source since 2026-12-07T23:56:37Z: \
+               git: authentication failed for https://example.com/ops.git";
+    assert_eq!(newest(&failing), Verdict::Failed(vec![why.into()]));
+
+    let flaky = failing.record.source_failure.as_mut().expect("set above");
+    flaky.temporary = true;
+    assert!(
+        matches!(newest(&failing), Verdict::Waiting(_)),
+        "a network hiccup may pass before the timeout"
+    );
+    assert!(matches!(
+        expire(newest(&failing)),
+        Verdict::TimedOut(lines) if lines[0].starts_with("cannot fetch the source since")
+    ));
+}

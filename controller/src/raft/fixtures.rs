@@ -118,6 +118,7 @@ pub fn record(id: &str) -> RevisionRecord {
         rejected: None,
         last_seen: Some(info),
         history: Vec::new(),
+        source_failure: None,
     };
     record.push_history(Outcome {
         revision: id.into(),

@@ -75,6 +75,18 @@ pub struct Outcome {
     pub summary: String,
 }
 
+/// The source could not be fetched (unreachable remote, bad credentials, a full disk, an
+/// oversized file): kept from the first failed fetch until the next one that works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFailure {
+    /// What the last failed fetch said (never a credential: errors name them, not their values).
+    pub error: String,
+    /// When fetching began to fail (ms since the epoch).
+    pub since_ms: u64,
+    /// Whether the loop expects it to pass by itself (network, IO) rather than need an operator.
+    pub temporary: bool,
+}
+
 /// Everything the cluster keeps about desired-state revisions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevisionRecord {
@@ -90,6 +102,9 @@ pub struct RevisionRecord {
     /// Recent outcomes, newest last, at most [`HISTORY`].
     #[serde(default)]
     pub history: Vec<Outcome>,
+    /// Fetching the source fails, since when and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_failure: Option<SourceFailure>,
 }
 
 /// What recording a decision came to, for logs and events.
@@ -116,6 +131,7 @@ impl RevisionRecord {
         at_ms: u64,
     ) -> (RevisionRecord, Verdict) {
         self.last_seen = Some(revision.clone());
+        self.source_failure = None;
         let verdict = match decision {
             Decision::Apply { plan, next } => {
                 let counts = PlanSummary::from(&plan);
@@ -179,6 +195,37 @@ impl RevisionRecord {
             summary: verdict.summary.clone(),
         });
         (self, verdict)
+    }
+
+    /// The record after a fetch failed with `error` at `at_ms`, or `None` when it says so
+    /// already (the same error is not written again at every poll; `since_ms` stays the first
+    /// failure's).
+    pub fn after_source_failure(
+        &self,
+        error: String,
+        temporary: bool,
+        at_ms: u64,
+    ) -> Option<RevisionRecord> {
+        let since_ms = match &self.source_failure {
+            Some(f) if f.error == error && f.temporary == temporary => return None,
+            Some(f) => f.since_ms,
+            None => at_ms,
+        };
+        let mut next = self.clone();
+        next.source_failure = Some(SourceFailure {
+            error,
+            since_ms,
+            temporary,
+        });
+        Some(next)
+    }
+
+    /// The record after a fetch that worked, or `None` when there was no failure to clear.
+    pub fn after_source_recovered(&self) -> Option<RevisionRecord> {
+        self.source_failure.as_ref()?;
+        let mut next = self.clone();
+        next.source_failure = None;
+        Some(next)
     }
 
     /// The applied stacks (empty when nothing was applied yet).

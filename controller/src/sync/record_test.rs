@@ -155,3 +155,43 @@ fn every_decision_is_one_line_of_history() {
     assert_eq!(results, vec!["applied", "unchanged", "refused", "applied"]);
     assert_eq!(record.history[3].revision, "r3");
 }
+
+#[test]
+fn a_fetch_failure_is_kept_from_its_first_time_until_a_fetch_works() {
+    let start = RevisionRecord::default();
+    let failing = start
+        .after_source_failure("remote unreachable".into(), true, 1_000)
+        .expect("a new failure is recorded");
+    assert_eq!(
+        failing.source_failure,
+        Some(SourceFailure {
+            error: "remote unreachable".into(),
+            since_ms: 1_000,
+            temporary: true,
+        })
+    );
+    assert_eq!(
+        failing.after_source_failure("remote unreachable".into(), true, 2_000),
+        None,
+        "the same failure is not written at every poll"
+    );
+    let worse = failing
+        .after_source_failure("authentication failed".into(), false, 3_000)
+        .expect("a different failure is recorded");
+    let f = worse.source_failure.as_ref().expect("still failing");
+    assert_eq!(
+        (f.since_ms, f.temporary),
+        (1_000, false),
+        "since the first failure"
+    );
+
+    let recovered = worse.after_source_recovered().expect("cleared");
+    assert_eq!(recovered.source_failure, None);
+    assert_eq!(recovered.after_source_recovered(), None, "nothing to clear");
+
+    let (applied, _) = after(worse, "c0ffee", &["web"], 4_000);
+    assert_eq!(
+        applied.source_failure, None,
+        "a fetched revision ends the failure"
+    );
+}

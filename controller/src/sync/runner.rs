@@ -113,18 +113,43 @@ impl Syncer {
         .await
         .unwrap_or_else(|e| Err(SourceError::Task(Arc::new(e))));
         let event = match polled {
-            Ok(None) => Event::NoNewRevision { wake },
+            Ok(None) => {
+                self.record_source(|r| r.after_source_recovered()).await;
+                Event::NoNewRevision { wake }
+            }
             Ok(Some(snapshot)) => self.handle(wake, snapshot).await,
             Err(error) => {
-                if error.is_temporary() {
+                let temporary = error.is_temporary();
+                if temporary {
                     warn!(%error, "fetching desired state failed; retrying at the next wake");
                 } else {
                     error!(%error, "fetching desired state failed; this needs an operator");
                 }
+                let at_ms = self.clock.now_ms();
+                let message = error.to_string();
+                self.record_source(|r| r.after_source_failure(message, temporary, at_ms))
+                    .await;
                 Event::SourceFailed { wake, error }
             }
         };
         let _ = self.events.send(event);
+    }
+
+    /// Saves the record `change` makes of the stored one, when it makes one: fetch failures
+    /// belong in the record, where `status` shows them, not only in this manager's log.
+    async fn record_source(&self, change: impl FnOnce(&Record) -> Option<Record>) {
+        let next = match self.store.load() {
+            Ok(record) => change(&record),
+            Err(e) => {
+                error!(error = %e, "cannot read the revision record");
+                None
+            }
+        };
+        if let Some(next) = next
+            && let Err(e) = self.store.save(&next).await
+        {
+            error!(error = %e, "cannot record the source's state");
+        }
     }
 
     async fn handle(&self, wake: Wake, snapshot: Snapshot) -> Event {
