@@ -30,6 +30,8 @@ pub const TASKS_PATH: &str = "/v1/tasks";
 pub const STACKS_PATH: &str = "/v1/stacks";
 /// Join tokens: `/v1/tokens/{role}` and `/v1/tokens/{role}/rotate`.
 pub const TOKENS_PATH: &str = "/v1/tokens";
+/// The source the cluster follows: `GET` shows it, `PUT` sets it (`null` clears it).
+pub const SOURCE_PATH: &str = "/v1/source";
 /// The applied revision and cluster summary.
 pub const STATUS_PATH: &str = "/v1/status";
 /// A follower forwards a replicated write to the leader here (managers only).

@@ -16,6 +16,7 @@ use controller::node::simulated::{self, Handle, Shape};
 use controller::raft::Command;
 use controller::raft::command::NodeUpdate;
 use controller::raft::state::ClusterState;
+use controller::source::spec::SourceSpec;
 use controller::sync::record::{AppliedRevision, RevisionInfo, RevisionRecord};
 use crds::node::Availability;
 use crds::revision::RevisionOrigin;
@@ -140,8 +141,21 @@ impl SimCluster {
             rejected: None,
             last_seen: Some(info),
             history: Vec::new(),
+            source: None,
             source_failure: None,
         };
+        // The revisions come from the test, as if from a watched directory.
+        let source = SourceSpec::Directory {
+            path: "simulated".into(),
+            interval_ms: 60_000,
+        };
+        self.manager
+            .writer
+            .write(Command::SetSource {
+                source: Some(source),
+            })
+            .await
+            .expect("set the source");
         self.manager
             .writer
             .write(Command::RecordRevision { record })

@@ -16,6 +16,7 @@ use crate::leader::manager::Manager;
 use crate::protocol::{NodeView, RemoveQuery, ServicesQuery, StatusView, TasksQuery, TokenView};
 use crate::raft::command::NodeUpdate;
 use crate::raft::{ClusterState, Command};
+use crate::source::spec::SourceSpec;
 use crate::views::services::{self, LookupError};
 use crate::views::stacks;
 
@@ -281,6 +282,48 @@ pub async fn status(State(manager): State<Arc<Manager>>) -> Response {
         stacks: stacks::compute_stack_views(s, now),
     });
     Json(manager.answer(view)).into_response()
+}
+
+/// `GET /v1/source`: the source the cluster follows (`null`: none).
+pub async fn show_source(State(manager): State<Arc<Manager>>) -> Response {
+    let source = manager.sm.read(|s| s.revisions.source.clone());
+    Json(manager.answer(source)).into_response()
+}
+
+/// `PUT /v1/source`: follow this source from now on (`null`: follow none). Every manager
+/// follows the stored source; the leader syncs from it within a second.
+pub async fn set_source(
+    State(manager): State<Arc<Manager>>,
+    Json(source): Json<Option<SourceSpec>>,
+) -> Response {
+    if let Some(SourceSpec::Git(git)) = &source
+        && (git.url.trim().is_empty() || git.branch.trim().is_empty())
+    {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "a Git source needs a repository URL and a branch",
+        )
+        .into_response();
+    }
+    match manager
+        .writer
+        .write(Command::SetSource {
+            source: source.clone(),
+        })
+        .await
+    {
+        Ok(version) => {
+            manager.wait_applied(version).await;
+            match &source {
+                Some(s) => tracing::info!(source = %s.describe(), "the cluster's source was set"),
+                None => {
+                    tracing::warn!("the cluster's source was cleared: it follows no repository")
+                }
+            }
+            Json(manager.answer(source)).into_response()
+        }
+        Err(err) => ApiError::new(err.status(), err.to_string()).into_response(),
+    }
 }
 
 /// `POST /raft/write`: a follower forwards a write; commit it here if this manager leads.

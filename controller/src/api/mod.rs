@@ -71,6 +71,10 @@ pub fn router(manager: Arc<Manager>) -> Router {
             post(admin::rotate_token),
         )
         .route(protocol::STATUS_PATH, get(admin::status))
+        .route(
+            protocol::SOURCE_PATH,
+            get(admin::show_source).put(admin::set_source),
+        )
         .route(protocol::FORWARD_PATH, post(admin::forwarded_write))
         .with_state(manager.clone())
         .layer(middleware::from_fn_with_state(manager, managers_only));

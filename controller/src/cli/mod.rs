@@ -15,6 +15,7 @@ pub mod progress;
 pub mod run;
 pub mod schema;
 pub mod service;
+pub mod source;
 pub mod source_args;
 pub mod stack;
 pub mod status;
@@ -64,6 +65,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Join a cluster as a worker or manager, then run as its node.
     Join(Box<join::JoinArgs>),
+    /// Show, set or clear the repository the cluster follows.
+    Source(source::Args),
     /// Show or rotate the join tokens.
     Token(token::Args),
     /// List, inspect, update, promote, demote or remove nodes.
@@ -87,20 +90,26 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Status(args)) => status::run(&args),
         Some(Command::Schema(args)) => schema::run(&args),
         Some(Command::Join(args)) => join::run(&args),
+        Some(Command::Source(args)) => source::run(&args),
         Some(Command::Token(args)) => token::run(&args),
         Some(Command::Node(args)) => node::run(&args),
         Some(Command::Service(args)) => service::run(&args),
         Some(Command::Stack(args)) => stack::run(&args),
         Some(Command::Leave(args)) => leave::run(&args),
         Some(Command::Unlock(args)) => unlock::run(&args),
+        // A bare `reconciler` is a question, not a request for an empty cluster: a cluster that
+        // follows nothing yet is started by naming its data directory.
         None if cli.run.source.repo.is_none()
             && cli.run.source.watch.is_none()
+            && cli.run.data_dir.is_none()
             && !is_member(&cli.run) =>
         {
             let _ = Cli::command().print_help();
             eprintln!(
                 "\nerror: say where the stacks are: --repo <URL|PATH> or --watch <DIR>, or give a \
-                 subcommand (a node that already belongs to a cluster restarts without either)"
+                 subcommand (a node that already belongs to a cluster restarts without either; \
+                 --data-dir DIR alone starts a cluster that follows no repository until \
+                 `reconciler source set`)"
             );
             EXIT_USAGE
         }

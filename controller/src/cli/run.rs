@@ -286,25 +286,25 @@ fn process_options(
         .data_dir
         .clone()
         .unwrap_or_else(source_args::default_data_dir);
-    let follow = if args.source.repo.is_some() || args.source.watch.is_some() {
-        Some(Follow {
-            source: args.source.followed(&data_dir)?,
-            options: Options {
-                allow_empty: args.allow_empty,
-                prune: args.prune,
-            },
-            root_name: args.source.root_name(),
-            interval: args.interval,
-            watch_refs: args.watch_refs,
-            webhook: args.webhook_listen.map(|addr| Webhook {
-                addr,
-                branch: args.source.branch.clone(),
-                secrets: webhook_secrets(),
-            }),
-        })
+    let flag_source = if args.source.repo.is_some() || args.source.watch.is_some() {
+        Some(args.source.spec(args.interval)?)
     } else {
         None
     };
+    let follow = Some(Follow {
+        flag_source,
+        cache_root: data_dir.clone(),
+        options: Options {
+            allow_empty: args.allow_empty,
+            prune: args.prune,
+        },
+        watch_refs: args.watch_refs,
+        webhook: args.webhook_listen.map(|addr| Webhook {
+            addr,
+            branch: args.source.branch.clone(),
+            secrets: webhook_secrets(),
+        }),
+    });
     let tasks = args.node.agent.then_some(Tasks { publish_ip: None });
     Ok(process::Options {
         node: args.node.options(data_dir),

@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::source::credentials::{Credentials, Secret};
-use crate::source::git::GitConfig;
-use crate::source::revisions::{Followed, OpenError, Opened};
+use std::time::Duration;
+
+use crate::source::revisions::{OpenError, Opened};
+use crate::source::spec::{Error as SpecError, GitSpec, SourceSpec};
 
 /// Where desired state comes from.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,97 +50,68 @@ pub enum Error {
     /// Neither `--repo` nor `--watch`.
     #[error("say where the stacks are: --repo <URL|PATH> or --watch <DIR>")]
     NoSource,
-    /// The token file could not be read.
-    #[error("cannot read the token file {path}: {source}")]
-    TokenFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
     /// The directory or repository could not be opened.
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// The source's credentials cannot be read.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
 }
 
 impl SourceArgs {
-    /// Credentials from the flags and environment (tokens are never logged).
-    pub fn credentials(&self) -> Result<Credentials, Error> {
-        let token = match &self.git_token_file {
-            Some(path) => {
-                Some(
-                    Credentials::token_from_file(path).map_err(|source| Error::TokenFile {
-                        path: path.clone(),
-                        source,
-                    })?,
-                )
-            }
-            None => Credentials::token_from_env(&self.git_token_env),
-        };
-        Ok(Credentials {
-            token,
-            username: self.git_username.clone(),
-            ssh_key: self.ssh_key.clone(),
-            ssh_key_passphrase: std::env::var("RECONCILER_SSH_KEY_PASSPHRASE")
-                .ok()
-                .map(Secret::from),
-            known_hosts: self.known_hosts.clone(),
-            allow_insecure_auth: self.allow_insecure_git_auth,
-        })
-    }
-
-    /// The name of a stack whose compose file sits at the source's root.
-    pub fn root_name(&self) -> String {
-        let base = match (&self.watch, &self.repo) {
-            (Some(dir), _) => std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()),
-            (None, Some(_)) if self.path.is_some() => self.path.clone().unwrap_or_default(),
-            (None, Some(repo)) => {
-                PathBuf::from(repo.trim_end_matches('/').trim_end_matches(".git"))
-            }
-            (None, None) => PathBuf::from("stack"),
-        };
-        base.file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
-            .unwrap_or_else(|| "stack".into())
-    }
-
-    /// Name the source; Git sources keep their clone under `cache_root`.
-    pub fn followed(&self, cache_root: &Path) -> Result<Followed, Error> {
+    /// The source these flags name, as the cluster stores it: local paths made absolute (every
+    /// manager reads them, whatever its working directory), credentials by name only.
+    pub fn spec(&self, interval: Duration) -> Result<SourceSpec, Error> {
+        let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
         if let Some(dir) = &self.watch {
-            return Ok(Followed::Directory(dir.clone()));
+            return Ok(SourceSpec::Directory {
+                path: absolute(dir),
+                interval_ms,
+            });
         }
         let Some(url) = &self.repo else {
             return Err(Error::NoSource);
         };
-        let config = GitConfig {
-            url: url.clone(),
+        // A local repository is named by its absolute path; URLs stay as given.
+        let local = Path::new(url);
+        let url = if !url.contains("://") && local.exists() {
+            absolute(local).to_string_lossy().into_owned()
+        } else {
+            url.clone()
+        };
+        Ok(SourceSpec::Git(GitSpec {
+            url,
             branch: self.branch.clone(),
             path: self.path.clone().unwrap_or_default(),
-            cache_dir: cache_root.join("git").join(short_hash(url)),
-            credentials: self.credentials()?,
-        };
-        let path = self.path.as_deref().unwrap_or(Path::new(""));
-        let description = format!("git {url} branch {} path /{}", self.branch, path.display());
-        Ok(Followed::Git {
-            config: Box::new(config),
-            description,
-        })
+            interval_ms,
+            token_env: Some(self.git_token_env.clone()),
+            token_file: self.git_token_file.as_deref().map(absolute),
+            username: self.git_username.clone(),
+            ssh_key: self.ssh_key.as_deref().map(absolute),
+            known_hosts: self.known_hosts.as_deref().map(absolute),
+            allow_insecure_auth: self.allow_insecure_git_auth,
+        }))
+    }
+
+    /// The name of a stack whose compose file sits at the source's root.
+    pub fn root_name(&self) -> String {
+        self.spec(Duration::ZERO)
+            .map(|spec| spec.root_name())
+            .unwrap_or_else(|_| "stack".into())
     }
 
     /// Name and open the source (blocking: a Git source is cloned the first time).
     pub fn open(&self, cache_root: &Path) -> Result<Opened, Error> {
-        Ok(self.followed(cache_root)?.open()?)
+        let spec = self.spec(Duration::from_secs(60))?;
+        Ok(spec.followed(cache_root)?.open()?)
     }
 }
 
-fn short_hash(s: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// `path` from the root, without requiring it to exist.
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
 }
 
 /// The data directory: `--data-dir`, else `$RECONCILER_DATA_DIR`, else the XDG data home.

@@ -67,7 +67,10 @@ pub fn run(args: &Args) -> u8 {
 fn show(args: &Args, read: &Read<StatusView>) -> u8 {
     warn_if_stale(read.possibly_stale, &read.answered_by);
     let view = &read.data;
-    if view.record.last_seen.is_none() && view.record.source_failure.is_none() {
+    if view.record.last_seen.is_none()
+        && view.record.source_failure.is_none()
+        && view.record.source.is_some()
+    {
         eprintln!(
             "error: the cluster has not seen a revision yet (does the leader follow a source? \
              start it with --repo or --watch)"
@@ -281,6 +284,10 @@ fn to_json_with(read: &Read<StatusView>, verdict: &Verdict) -> String {
 pub fn render(view: &StatusView) -> String {
     let record = &view.record;
     let mut out = String::new();
+    match &record.source {
+        Some(source) => out.push_str(&format!("Source: {}\n", source.describe())),
+        None => out.push_str(&format!("Source: {}\n", wait::NOT_FOLLOWING)),
+    }
     match &record.applied {
         Some(applied) => {
             out.push_str(&format!("Applied revision: {}", applied.revision.id));

@@ -34,6 +34,7 @@ fn view() -> StatusView {
 #[test]
 fn status_shows_each_stacks_sync_state_and_what_holds_it_up() {
     let expected = "\
+Source: git https://example.com/ops.git branch main path /stacks
 Applied revision: c0ffee1234 \"deploy shop\" by Ada
 
 NAME   SERVICES   SYNC          REVISION

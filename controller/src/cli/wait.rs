@@ -48,6 +48,9 @@ pub enum Verdict {
 
 /// Decide from `view` whether the wait for `target` is over.
 pub fn decide(view: &StatusView, target: &Target) -> Verdict {
+    if view.record.source.is_none() {
+        return Verdict::Failed(vec![NOT_FOLLOWING.to_owned()]);
+    }
     if let Some(failure) = &view.record.source_failure {
         // What is in force may be fine, but the cluster no longer follows Git: not converged.
         // A temporary failure may pass before the timeout; one that needs an operator will not.
@@ -64,6 +67,10 @@ pub fn decide(view: &StatusView, target: &Target) -> Verdict {
         Reached::Yes(revision) => judge_services(view, revision),
     }
 }
+
+/// Why a cluster without a source is never converged: nothing keeps it at the repository.
+pub const NOT_FOLLOWING: &str = "not following any repository: set one with `reconciler source \
+                                 set --repo URL` (or start a manager with --repo)";
 
 /// One line: the source cannot be fetched, since when (UTC) and why.
 pub fn describe_source_failure(failure: &SourceFailure) -> String {

@@ -7,6 +7,7 @@ use futures_util::future::BoxFuture;
 
 use crate::leader::manager::Manager;
 use crate::raft::Command;
+use crate::source::spec::SourceSpec;
 use crate::sync::applied::{Error, Record, Store};
 
 /// Why the record cannot reach the replicated store at all.
@@ -42,6 +43,20 @@ impl RaftRecordStore {
 impl Store for RaftRecordStore {
     fn load(&self) -> Result<Record, Error> {
         Ok(self.current()?.sm.read(|s| s.revisions.clone()))
+    }
+
+    fn source(&self) -> Result<Option<SourceSpec>, Error> {
+        Ok(self.current()?.sm.read(|s| s.revisions.source.clone()))
+    }
+
+    fn set_source(&self, source: Option<SourceSpec>) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            let manager = self.current()?;
+            let version = (manager.writer.write(Command::SetSource { source }).await)
+                .map_err(Error::replicated)?;
+            manager.wait_applied(version).await;
+            Ok(())
+        })
     }
 
     /// Commits the record through Raft and waits until this manager has applied it.

@@ -64,7 +64,7 @@ impl Changes {
     /// Record what `cmd` changes, looking at `state` *before* it is applied.
     pub fn record(&mut self, state: &ClusterState, cmd: &Command) {
         match cmd {
-            Command::RecordRevision { .. } => self.revisions = true,
+            Command::RecordRevision { .. } | Command::SetSource { .. } => self.revisions = true,
             Command::InitCluster { .. } | Command::SetTokens { .. } => {}
             Command::UpdateNode { .. }
             | Command::SetNodeDescription { .. }

@@ -17,6 +17,7 @@ use crate::pki::TokenStore;
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::rejection::Rejection;
 use crate::raft::state::Key;
+use crate::source::spec::SourceSpec;
 use crate::sync::record::RevisionRecord;
 
 /// One replicated write.
@@ -59,6 +60,11 @@ pub enum Command {
     RecordRevision {
         /// The new record; its history is trimmed to [`HISTORY`](crate::sync::record::HISTORY).
         record: RevisionRecord,
+    },
+    /// Set (or clear) the source the cluster follows, in the revision record.
+    SetSource {
+        /// The source; `None` stops following.
+        source: Option<SourceSpec>,
     },
     /// Create a node or replace its content (`meta.id` names it).
     UpsertNode {
@@ -168,7 +174,7 @@ impl Command {
     /// size of the cluster.
     pub fn keys(&self) -> Vec<Key> {
         match self {
-            Command::RecordRevision { .. } => vec![Key::Revisions],
+            Command::RecordRevision { .. } | Command::SetSource { .. } => vec![Key::Revisions],
             Command::InitCluster { .. } | Command::SetTokens { .. } => vec![Key::Cluster],
             Command::UpdateNode { id, .. } | Command::SetNodeDescription { id, .. } => {
                 vec![Key::Node(id.clone())]

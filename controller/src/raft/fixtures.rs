@@ -78,6 +78,22 @@ pub fn status(state: TaskState) -> TaskStatus {
     }
 }
 
+/// A followed Git branch.
+pub fn source() -> crate::source::spec::SourceSpec {
+    crate::source::spec::SourceSpec::Git(crate::source::spec::GitSpec {
+        url: "https://example.com/ops.git".into(),
+        branch: "main".into(),
+        path: "stacks".into(),
+        interval_ms: 60_000,
+        token_env: Some("RECONCILER_GIT_TOKEN".into()),
+        token_file: None,
+        username: None,
+        ssh_key: None,
+        known_hosts: None,
+        allow_insecure_auth: false,
+    })
+}
+
 /// The `shop` stack, loaded and normalised like the sync loop does.
 pub fn shop() -> Stack {
     crds::stack::from_text("shop", SHOP).expect("the fixture loads")
@@ -118,6 +134,7 @@ pub fn record(id: &str) -> RevisionRecord {
         rejected: None,
         last_seen: Some(info),
         history: Vec::new(),
+        source: Some(source()),
         source_failure: None,
     };
     record.push_history(Outcome {

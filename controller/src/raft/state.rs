@@ -26,6 +26,7 @@ use crate::pki::TokenStore;
 use crate::raft::cluster_info::ClusterInfo;
 use crate::raft::command::{Command, NodeUpdate, Response};
 use crate::raft::rejection::{ObjectKind, Rejection};
+use crate::source::spec::SourceSpec;
 use crate::sync::record::RevisionRecord;
 
 /// Everything the managers replicate.
@@ -128,6 +129,7 @@ impl ClusterState {
         };
         let outcome = match cmd {
             Command::RecordRevision { record } => Ok(self.record_revision(record)),
+            Command::SetSource { source } => Ok(self.set_source(source)),
             Command::InitCluster { cluster } => self.init_cluster(cluster),
             Command::SetTokens { tokens } => self.set_tokens(tokens),
             Command::UpdateNode { id, update, at_ms } => {
@@ -178,10 +180,20 @@ impl ClusterState {
     fn record_revision(&mut self, record: &RevisionRecord) -> Effect {
         let mut record = record.clone();
         record.trim_history();
+        // The writer read the record before a `SetSource` was applied: keep the stored source.
+        record.source = self.revisions.source.clone();
         if self.revisions == record {
             return Effect::default();
         }
         self.revisions = record;
+        Effect::changed(true)
+    }
+
+    fn set_source(&mut self, source: &Option<SourceSpec>) -> Effect {
+        if &self.revisions.source == source {
+            return Effect::default();
+        }
+        self.revisions.source = source.clone();
         Effect::changed(true)
     }
 

@@ -370,25 +370,36 @@ fn the_revision_record_round_trips_and_stays_bounded() {
     });
     let state = run(vec![
         Case {
+            name: "the source is set on its own",
+            cmd: Command::SetSource {
+                source: record("a").source,
+            },
+            want: ok(1),
+            check: |s| assert_eq!(s.revisions.source, record("a").source),
+        },
+        Case {
             name: "a record is stored as given",
             cmd: Command::RecordRevision {
                 record: record("a"),
             },
-            want: ok(1),
+            want: ok(2),
             check: |s| assert_eq!(s.revisions, record("a")),
         },
         Case {
-            name: "the same record is no change",
+            name: "the same record is no change, nor is a record read before the source changed",
             cmd: Command::RecordRevision {
-                record: record("a"),
+                record: crate::sync::record::RevisionRecord {
+                    source: None,
+                    ..record("a")
+                },
             },
-            want: ok(1),
-            check: |_| {},
+            want: ok(2),
+            check: |s| assert!(s.revisions.source.is_some(), "the stored source stays"),
         },
         Case {
             name: "history beyond the bound is trimmed",
             cmd: Command::RecordRevision { record: long },
-            want: ok(2),
+            want: ok(3),
             check: |s| {
                 assert_eq!(s.revisions.history.len(), HISTORY);
                 assert_eq!(

@@ -12,12 +12,14 @@
 //! - [`known_hosts`]: OpenSSH known_hosts parsing and matching (no trust on first use).
 //! - [`watch`]: notify-based watching of directories and of a local repository's refs.
 //! - [`webhook`]: verifying GitHub, GitLab, Gitea and generic push webhooks.
+//! - [`spec`]: the followed source as cluster state (credentials by name only).
 
 pub mod credentials;
 pub mod git;
 pub mod known_hosts;
 pub mod revisions;
 pub mod snapshot;
+pub mod spec;
 pub mod watch;
 pub mod webhook;
 

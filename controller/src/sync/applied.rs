@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 
+use crate::source::spec::SourceSpec;
+
 pub use crate::sync::record::{
     AppliedRevision, HISTORY, Outcome, Refusal, RejectedRevision, RevisionInfo,
     RevisionRecord as Record,
@@ -57,6 +59,12 @@ pub trait Store: Send + Sync {
     fn load(&self) -> Result<Record, Error>;
     /// Replace the record durably; done once the replacement is readable through [`Store::load`].
     fn save<'a>(&'a self, record: &'a Record) -> BoxFuture<'a, Result<(), Error>>;
+    /// The source the cluster follows. Called from async code: must not block for long.
+    fn source(&self) -> Result<Option<SourceSpec>, Error> {
+        Ok(self.load()?.source)
+    }
+    /// Set (or clear) the source the cluster follows, leaving the rest of the record as it is.
+    fn set_source(&self, source: Option<SourceSpec>) -> BoxFuture<'_, Result<(), Error>>;
 }
 
 /// A JSON file in the data directory, replaced atomically.
@@ -117,6 +125,19 @@ impl Store for FileStore {
             tokio::task::spawn_blocking(move || store.write(&record))
                 .await
                 .map_err(Error::Interrupted)?
+        })
+    }
+
+    fn set_source(&self, source: Option<SourceSpec>) -> BoxFuture<'_, Result<(), Error>> {
+        let store = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut record = store.load()?;
+                record.source = source;
+                store.write(&record)
+            })
+            .await
+            .map_err(Error::Interrupted)?
         })
     }
 }

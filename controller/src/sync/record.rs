@@ -15,6 +15,7 @@ pub use crds::revision::RevisionInfo;
 use crds::stack::Stack;
 use serde::{Deserialize, Serialize};
 
+use crate::source::spec::SourceSpec;
 use crate::sync::{Decision, PlanSummary};
 
 /// How many outcomes [`RevisionRecord::history`] keeps.
@@ -102,6 +103,10 @@ pub struct RevisionRecord {
     /// Recent outcomes, newest last, at most [`HISTORY`].
     #[serde(default)]
     pub history: Vec<Outcome>,
+    /// The source the cluster follows; `None`: it follows none. Changed only by
+    /// `Command::SetSource` (a record written by the sync loop keeps the stored source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceSpec>,
     /// Fetching the source fails, since when and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_failure: Option<SourceFailure>,
