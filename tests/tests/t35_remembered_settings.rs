@@ -1,6 +1,6 @@
 //! A node remembers its own settings: two managers as real processes, stopped and started
-//! again with `--data-dir` alone, come back on the addresses their cluster knows them by and
-//! form their quorum again.
+//! again with `--data-dir` alone, come back on the addresses and hostnames their cluster knows
+//! them by and form their quorum again.
 
 use std::time::Duration;
 
@@ -60,4 +60,15 @@ fn managers_restarted_with_only_their_data_dir_come_back_where_the_cluster_knows
     }
     // Both back, and a quorum again: the manager just restarted may still be listed as it was.
     two_managers(&cluster);
+    // And under the hostnames they were given, not the machine's.
+    wait_until(LONG, "the remembered hostnames", || {
+        let nodes = cluster.node_ls(m1)?;
+        let mut names: Vec<&str> = (nodes.iter())
+            .filter_map(|n| n["description"]["hostname"].as_str())
+            .collect();
+        names.sort_unstable();
+        (names == ["m1", "m2"])
+            .then_some(())
+            .ok_or_else(|| format!("{names:?}"))
+    });
 }

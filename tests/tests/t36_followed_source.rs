@@ -96,6 +96,13 @@ fn a_cluster_without_a_source_says_so_until_one_is_set() {
     assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
     let shown = reconciler(dir.path(), &["source", "show", "--data-dir", &data_s]);
     assert_eq!(shown.code, 1, "{}{}", shown.stdout, shown.stderr);
+    let stacks = reconciler(dir.path(), &["stack", "ls", "--data-dir", &data_s]);
+    assert_eq!(stacks.code, 1, "{}{}", stacks.stdout, stacks.stderr);
+    assert!(
+        stacks.stderr.contains("not following any repository"),
+        "{}",
+        stacks.stderr
+    );
 
     let bare = repo.bare.to_string_lossy().into_owned();
     let set = reconciler(
@@ -119,6 +126,8 @@ fn a_cluster_without_a_source_says_so_until_one_is_set() {
             .then_some(())
             .ok_or_else(|| s.to_string())
     });
+    let stacks = reconciler(dir.path(), &["stack", "ls", "--data-dir", &data_s]);
+    assert_eq!(stacks.code, 0, "{}{}", stacks.stdout, stacks.stderr);
     let stored = status_json(dir.path(), &data).expect("status");
     assert!(
         stored["source"]["token_env"].is_string(),

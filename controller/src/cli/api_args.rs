@@ -57,6 +57,10 @@ pub enum Failure {
     /// The manager knows no such service or stack; the message names the known ones.
     #[error("{0}")]
     NotFound(String),
+    /// The answer was shown, but the cluster is not where it should be (e.g. it follows no
+    /// repository): exit 1 like a finding.
+    #[error("{0}")]
+    Unsynced(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -114,7 +118,7 @@ pub fn finish(result: anyhow::Result<Result<(), Failure>>) -> u8 {
         Err(failure) => {
             eprintln!("error: {failure}");
             match failure {
-                Failure::NotFound(_) => EXIT_FINDINGS,
+                Failure::NotFound(_) | Failure::Unsynced(_) => EXIT_FINDINGS,
                 Failure::Other(_) => EXIT_USAGE,
             }
         }

@@ -314,6 +314,7 @@ fn process_options(
         settings: NodeSettings {
             listen_addr: args.node.listen_addr,
             advertise_addr: args.node.advertise_addr.clone(),
+            hostname: args.node.hostname.clone(),
         },
     })
 }

@@ -8,8 +8,10 @@ use super::api_args::{ApiArgs, Failure, block_on, fetch, print_as, url_pair};
 use super::node::Format;
 use super::service::{render_ls, render_ps};
 use crate::protocol::{
-    SERVICES_PATH, STACKS_PATH, ServiceView, StackView, SyncState, TASKS_PATH, TaskView,
+    SERVICES_PATH, SOURCE_PATH, STACKS_PATH, ServiceView, StackView, SyncState, TASKS_PATH,
+    TaskView,
 };
+use crate::source::spec::SourceSpec;
 
 /// Revisions are shown by this prefix (Git's short commit id).
 pub const SHORT_REVISION_CHARS: usize = 7;
@@ -70,7 +72,13 @@ async fn run_async(action: &Action) -> Result<(), Failure> {
     match action {
         Action::Ls { format, api } => {
             let stacks: Vec<StackView> = fetch(api, STACKS_PATH).await?;
-            print_as(*format, &stacks, |s| render_stacks(s))
+            print_as(*format, &stacks, |s| render_stacks(s))?;
+            // Synced stacks of a cluster that follows nothing are synced to nothing.
+            let source: Option<SourceSpec> = fetch(api, SOURCE_PATH).await?;
+            match source {
+                Some(_) => Ok(()),
+                None => Err(Failure::Unsynced(super::wait::NOT_FOLLOWING.to_owned())),
+            }
         }
         Action::Services { stack, format, api } => {
             let path = format!("{SERVICES_PATH}?{}", url_pair("stack", stack));

@@ -88,6 +88,7 @@ pub async fn run(
         .over(&NodeSettings::load(&data_dir).map_err(runtime::Error::from)?);
     options.node.listen_addr = settings.listen_addr.unwrap_or(DEFAULT_LISTEN_ADDR);
     options.node.advertise_addr = settings.advertise_addr.clone();
+    options.node.hostname = settings.hostname.clone();
     let listen_ip = options.node.listen_addr.ip();
     if let Some(tasks) = &mut options.tasks
         && tasks.publish_ip.is_none()

@@ -1,5 +1,6 @@
 //! The node's own settings, remembered in `<data dir>/settings.json` so that a restart needs
-//! only `--data-dir`: where a manager listens and the address it advertises. A flag given on a
+//! only `--data-dir`: where a manager listens, the address it advertises, and the hostname it
+//! goes by. A flag given on a
 //! restart overrides what was remembered and is remembered in turn. A manager asked to listen
 //! on port 0 remembers the port it was given, so it comes back where its cluster knows it.
 
@@ -28,6 +29,9 @@ pub struct NodeSettings {
     /// `--advertise-addr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advertise_addr: Option<String>,
+    /// `--hostname`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 impl NodeSettings {
@@ -36,6 +40,7 @@ impl NodeSettings {
         NodeSettings {
             listen_addr: self.listen_addr.or(remembered.listen_addr),
             advertise_addr: self.advertise_addr.or(remembered.advertise_addr.clone()),
+            hostname: self.hostname.or(remembered.hostname.clone()),
         }
     }
 
@@ -74,18 +79,21 @@ mod tests {
         let remembered = NodeSettings {
             listen_addr: Some(addr("10.0.0.1:7420")),
             advertise_addr: Some("203.0.113.7".into()),
+            hostname: Some("edge-1".into()),
         };
         let none = NodeSettings::default().over(&remembered);
         assert_eq!(none, remembered);
         let given = NodeSettings {
             listen_addr: Some(addr("10.0.0.2:7500")),
             advertise_addr: None,
+            hostname: Some("edge-2".into()),
         };
         assert_eq!(
             given.over(&remembered),
             NodeSettings {
                 listen_addr: Some(addr("10.0.0.2:7500")),
                 advertise_addr: Some("203.0.113.7".into()),
+                hostname: Some("edge-2".into()),
             }
         );
     }
@@ -95,12 +103,14 @@ mod tests {
         let asked = NodeSettings {
             listen_addr: Some(addr("127.0.0.1:0")),
             advertise_addr: None,
+            hostname: None,
         };
         let kept = asked.bound_to(Some(addr("127.0.0.1:41234")));
         assert_eq!(kept.listen_addr, Some(addr("127.0.0.1:41234")));
         let fixed = NodeSettings {
             listen_addr: Some(addr("127.0.0.1:7420")),
             advertise_addr: None,
+            hostname: None,
         };
         assert_eq!(fixed.clone().bound_to(Some(addr("127.0.0.1:9"))), fixed);
     }
@@ -115,6 +125,7 @@ mod tests {
         let settings = NodeSettings {
             listen_addr: Some(addr("127.0.0.1:7420")),
             advertise_addr: Some("10.1.1.1:7000".into()),
+            hostname: Some("m1".into()),
         };
         settings.save(dir.path()).expect("save");
         assert_eq!(NodeSettings::load(dir.path()).expect("load"), settings);
