@@ -250,6 +250,20 @@ impl Cluster {
         ));
     }
 
+    /// Starts node `index` again as an operator would after a reboot: `--data-dir` alone, with
+    /// no listen address from the environment either (it logs to `<name>-bare.log`).
+    pub fn restart_with_only_its_data_dir(&mut self, index: usize) {
+        let data = self.nodes[index].data.to_string_lossy().into_owned();
+        let name = format!("{}-bare", self.nodes[index].name);
+        let env = [("RECONCILER_LISTEN_ADDR", "")];
+        self.nodes[index].process = Some(Process::start_with_env(
+            &self.dir,
+            &name,
+            &["--data-dir", &data],
+            &env,
+        ));
+    }
+
     fn env_of(&self, name: &str) -> Vec<(&'static str, &'static str)> {
         if self.agents.iter().any(|a| a == name) {
             vec![("RECONCILER_AGENT", "true")]

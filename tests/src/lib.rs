@@ -322,6 +322,22 @@ pub fn status_json(dir: &Path, data_dir: &Path) -> Result<serde_json::Value, Str
     serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))
 }
 
+/// Waits up to `within` until the manager with `data_dir` has commit `id` applied; returns its
+/// `status --json`.
+pub fn wait_applied(
+    dir: &Path,
+    data_dir: &Path,
+    id: &str,
+    within: std::time::Duration,
+) -> serde_json::Value {
+    wait_until(within, &format!("commit {id} applied"), || {
+        let s = status_json(dir, data_dir)?;
+        (s["applied"]["revision"]["id"].as_str() == Some(id))
+            .then(|| s.clone())
+            .ok_or_else(|| s.to_string())
+    })
+}
+
 /// Prints one benchmark figure as `figure: KEY VALUE UNIT`, the line `tests/bench-report.sh`
 /// collects into its report (and compares with the previous one).
 pub fn figure(key: &str, value: f64, unit: &str) {

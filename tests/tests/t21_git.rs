@@ -186,12 +186,7 @@ fn a_remote_that_cannot_be_fetched_shows_in_status_until_it_can() {
             "1s",
         ],
     );
-    wait_until(Duration::from_secs(15), "the first commit", || {
-        let s = status_json(dir.path(), &data)?;
-        (applied_id(&s) == Some(first.as_str()))
-            .then_some(())
-            .ok_or_else(|| s.to_string())
-    });
+    tests::wait_applied(dir.path(), &data, &first, Duration::from_secs(15));
 
     // The remote goes away (a moved repository, a dead host): status says so, exit 1.
     let moved = dir.path().join("moved.git");

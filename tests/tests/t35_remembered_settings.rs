@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tests::cluster::Cluster;
-use tests::{Process, wait_until};
+use tests::wait_until;
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -37,16 +37,7 @@ fn managers_restarted_with_only_their_data_dir_come_back_where_the_cluster_knows
         assert_eq!(cluster.stop(index), Some(0));
     }
     for index in [m1, m2] {
-        let data = cluster.nodes[index].data.to_string_lossy().into_owned();
-        let name = format!("{}-bare", cluster.nodes[index].name);
-        // No listen address from the environment either: only the data directory.
-        let env = [("RECONCILER_LISTEN_ADDR", "")];
-        cluster.nodes[index].process = Some(Process::start_with_env(
-            dir.path(),
-            &name,
-            &["--data-dir", &data],
-            &env,
-        ));
+        cluster.restart_with_only_its_data_dir(index);
     }
     for index in [m1, m2] {
         let listening = format!(

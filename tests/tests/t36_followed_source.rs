@@ -6,15 +6,11 @@
 use std::time::Duration;
 
 use tests::cluster::{Cluster, Source};
-use tests::{GitRepo, Process, reconciler, status_json, wait_until};
+use tests::{GitRepo, Process, reconciler, status_json, wait_applied, wait_until};
 
 const LONG: Duration = Duration::from_secs(40);
 
 const WEB: &str = "services:\n  web:\n    image: nginx:1\n    deploy:\n      replicas: 2\n";
-
-fn applied_id(s: &serde_json::Value) -> Option<&str> {
-    s["applied"]["revision"]["id"].as_str()
-}
 
 #[test]
 fn managers_restarted_with_only_their_data_dir_follow_the_same_repository() {
@@ -35,12 +31,7 @@ fn managers_restarted_with_only_their_data_dir_follow_the_same_repository() {
     let m2 = cluster.join("m2", "127.0.0.2", &token, m1);
     let m3 = cluster.join("m3", "127.0.0.3", &token, m1);
     let managers = [m1, m2, m3];
-    wait_until(LONG, "the first commit", || {
-        let s = status_json(dir.path(), &cluster.nodes[m1].data)?;
-        (applied_id(&s) == Some(first.as_str()))
-            .then_some(())
-            .ok_or_else(|| s.to_string())
-    });
+    wait_applied(dir.path(), &cluster.nodes[m1].data, &first, LONG);
     let shown = cluster.cli(m2, &["source", "show"]);
     assert_eq!(shown.code, 0, "{}{}", shown.stdout, shown.stderr);
     assert!(shown.stdout.contains(&url), "{}", shown.stdout);
@@ -49,27 +40,15 @@ fn managers_restarted_with_only_their_data_dir_follow_the_same_repository() {
         assert_eq!(cluster.stop(index), Some(0));
     }
     for index in managers {
-        let data = cluster.nodes[index].data.to_string_lossy().into_owned();
-        let name = format!("{}-bare", cluster.nodes[index].name);
-        let env = [("RECONCILER_LISTEN_ADDR", "")];
-        cluster.nodes[index].process = Some(Process::start_with_env(
-            dir.path(),
-            &name,
-            &["--data-dir", &data],
-            &env,
-        ));
+        cluster.restart_with_only_its_data_dir(index);
     }
     repo.write(
         "stacks/web/compose.yaml",
         &WEB.replace("replicas: 2", "replicas: 3"),
     );
     let second = repo.commit_and_push("scale to 3");
-    wait_until(LONG, "the new commit applied after the restart", || {
-        let s = status_json(dir.path(), &cluster.nodes[m3].data)?;
-        (applied_id(&s) == Some(second.as_str()))
-            .then_some(())
-            .ok_or_else(|| format!("{s}\n{}", cluster.nodes[m3].log()))
-    });
+    // Whichever manager leads now, the new commit is applied.
+    wait_applied(dir.path(), &cluster.nodes[m3].data, &second, LONG);
 }
 
 #[test]
@@ -120,12 +99,7 @@ fn a_cluster_without_a_source_says_so_until_one_is_set() {
     );
     assert_eq!(set.code, 0, "{}{}", set.stdout, set.stderr);
     assert!(set.stdout.contains(&bare), "{}", set.stdout);
-    wait_until(LONG, "the repository followed", || {
-        let s = status_json(dir.path(), &data)?;
-        (applied_id(&s) == Some(first.as_str()))
-            .then_some(())
-            .ok_or_else(|| s.to_string())
-    });
+    wait_applied(dir.path(), &data, &first, LONG);
     let stacks = reconciler(dir.path(), &["stack", "ls", "--data-dir", &data_s]);
     assert_eq!(stacks.code, 0, "{}{}", stacks.stdout, stacks.stderr);
     let stored = status_json(dir.path(), &data).expect("status");

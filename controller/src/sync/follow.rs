@@ -156,6 +156,7 @@ impl Loop {
         let mut current: Option<Generation> = None;
         let mut flag = self.follow.flag_source.clone();
         let mut said_none = false;
+        let mut retry: Option<(SourceSpec, Instant)> = None;
         loop {
             let leads = *self.leading.borrow_and_update();
             if leads && let Some(wanted) = flag.clone() {
@@ -168,17 +169,26 @@ impl Loop {
             if let Ok(stored) = self.store.source() {
                 if current.as_ref().map(|g| &g.spec) != stored.as_ref() {
                     current = None;
-                    if let Some(spec) = stored {
-                        current = self.start_generation(spec, leads).await;
+                    // A source that failed to open is tried again after its poll interval, not
+                    // at every check: every manager would hammer an unreachable remote.
+                    let waiting = retry.as_ref().is_some_and(|(spec, at)| {
+                        Some(spec) == stored.as_ref() && Instant::now() < *at
+                    });
+                    if let Some(spec) = stored.clone().filter(|_| !waiting) {
+                        current = self.start_generation(spec.clone(), leads).await;
+                        retry = current
+                            .is_none()
+                            .then(|| (spec.clone(), Instant::now() + spec.interval()));
                     }
                 }
-                if leads && current.is_none() && !said_none && flag.is_none() {
+                let none = leads && stored.is_none();
+                if none && !said_none && flag.is_none() {
                     warn!(
                         "this cluster follows no repository: set one with `reconciler source \
                          set --repo URL` (status exits 1 until then)"
                     );
                 }
-                said_none = leads && current.is_none();
+                said_none = none;
             }
             tokio::select! {
                 () = stop.cancelled() => return,
